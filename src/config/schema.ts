@@ -7,27 +7,39 @@
 import { z } from 'zod';
 import { parseDuration } from '../runtime/duration.ts';
 
+// `x-pgkey-type` names what a string means (duration, path, host:port) for the generated docs;
+// the loader resolves every `path` against the config file's directory.
 const duration = (description: string) =>
   z
-    .string()
-    .describe(`${description} A duration such as \`90s\`, \`10m\`, \`12h\` or \`1h30m\`.`)
+    .string({
+      error: (issue) =>
+        issue.input === undefined ? 'required' : 'expected a duration such as 30s, 10m or 12h',
+    })
+    .meta({ description, 'x-pgkey-type': 'duration' })
     .transform((text, ctx) => {
       const ms = parseDuration(text);
       if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (try 30s, 10m, 12h)` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${text}" is not a duration (try 30s, 10m, 12h)`,
+        });
         return z.NEVER;
       }
       return ms;
     });
 
-const path = (description: string) => z.string().min(1).max(4096).describe(description);
+const path = (description: string) =>
+  z.string().min(1).max(4096).meta({ description, 'x-pgkey-type': 'path' });
 
 /** `host:port`; IPv6 hosts in brackets. */
 const address = (description: string) =>
   z
     .string()
-    .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:6432')
-    .describe(description);
+    .regex(
+      /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/,
+      'expected host:port, e.g. 127.0.0.1:6432',
+    )
+    .meta({ description, 'x-pgkey-type': 'host:port' });
 
 /** PostgreSQL identifiers are at most NAMEDATALEN-1 = 63 bytes and cannot hold NUL. */
 const pgName = z
@@ -51,7 +63,9 @@ const listen = z
     address: address('Address the PostgreSQL wire listener binds.').default('127.0.0.1:6432'),
     tls: tlsFiles
       .optional()
-      .describe('Server certificate for client connections. Required unless `require_tls` is false.'),
+      .describe(
+        'Server certificate for client connections. Required unless `require_tls` is false.',
+      ),
     require_tls: z
       .boolean()
       .default(true)
@@ -78,11 +92,17 @@ const listen = z
 
 const fido2Evidence = z
   .object({
-    amr: stringList.optional().describe('The token proves FIDO2 when its `amr` holds any of these values.'),
-    acr: stringList.optional().describe('The token proves FIDO2 when its `acr` is one of these values.'),
+    amr: stringList
+      .optional()
+      .describe('The token proves FIDO2 when its `amr` holds any of these values.'),
+    acr: stringList
+      .optional()
+      .describe('The token proves FIDO2 when its `acr` is one of these values.'),
     acrs: stringList
       .optional()
-      .describe('Entra ID: the token proves FIDO2 when its `acrs` holds any of these authentication contexts.'),
+      .describe(
+        'Entra ID: the token proves FIDO2 when its `acrs` holds any of these authentication contexts.',
+      ),
   })
   .strict();
 
@@ -108,7 +128,9 @@ const issuer = z
       .describe('Claim profile: decides what counts as FIDO2 evidence and where claims live.'),
     groups_claim: z.string().min(1).default('groups').describe('Claim holding the group list.'),
     email_claim: z.string().min(1).default('email').describe('Claim holding the e-mail address.'),
-    jwks_file: path('Static JWKS file (air-gapped use): no network access for this issuer.').optional(),
+    jwks_file: path(
+      'Static JWKS file (air-gapped use): no network access for this issuer.',
+    ).optional(),
     jwks_uri: z
       .string()
       .url()
@@ -120,18 +142,35 @@ const issuer = z
         'What proves a FIDO2 login for this issuer. Overrides the profile default; required for `generic` and `entra`.',
       ),
     algorithms: z
-      .array(z.enum(['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'EdDSA']))
+      .array(
+        z.enum([
+          'ES256',
+          'ES384',
+          'ES512',
+          'RS256',
+          'RS384',
+          'RS512',
+          'PS256',
+          'PS384',
+          'PS512',
+          'EdDSA',
+        ]),
+      )
       .min(1)
       .default(['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'])
       .describe('Signature algorithms accepted from this issuer (never `none` or HMAC).'),
     typ: z
       .string()
       .optional()
-      .describe('Required JWT `typ` header, e.g. `at+jwt` (RFC 9068). The builtin profile requires `at+jwt`.'),
+      .describe(
+        'Required JWT `typ` header, e.g. `at+jwt` (RFC 9068). The builtin profile requires `at+jwt`.',
+      ),
     clock_skew: duration('Tolerance for `exp`, `nbf` and `iat`.').prefault('60s'),
     max_token_age: duration('Refuse tokens whose `iat` is older than this.').optional(),
     jwks_cache_max_age: duration('Refetch the JWKS after this long.').prefault('10m'),
-    jwks_cooldown: duration('Minimum time between refetches triggered by an unknown `kid`.').prefault('30s'),
+    jwks_cooldown: duration(
+      'Minimum time between refetches triggered by an unknown `kid`.',
+    ).prefault('30s'),
     jwks_timeout: duration('Timeout for discovery and JWKS requests.').prefault('5s'),
   })
   .strict();
@@ -153,7 +192,9 @@ const upstream = z
     auth: z
       .enum(['cert', 'scram'])
       .default('cert')
-      .describe('`cert`: ephemeral client certificates (pg_hba `cert`); `scram`: SCRAM-SHA-256 with secrets from a file.'),
+      .describe(
+        '`cert`: ephemeral client certificates (pg_hba `cert`); `scram`: SCRAM-SHA-256 with secrets from a file.',
+      ),
     ca: z
       .object({
         cert: path('Upstream CA certificate (PEM), created by `pgkey upstream init`.'),
@@ -184,7 +225,9 @@ const match = z
     claims: z
       .record(z.string().min(1), z.union([z.string(), stringList]))
       .optional()
-      .describe('Claim conditions: each named claim must equal the value (or one of the values). Required for workload identities.'),
+      .describe(
+        'Claim conditions: each named claim must equal the value (or one of the values). Required for workload identities.',
+      ),
   })
   .strict()
   .describe('All given conditions must hold; an empty match matches every identity.');
@@ -195,28 +238,34 @@ const rule = z
     match: match.prefault({}),
     databases: stringList.describe('Databases this rule grants; `*` for all.'),
     roles: z.array(pgName).min(1).describe('PostgreSQL roles the identity may log in as.'),
-    fresh_auth: duration('Require the FIDO2 login (`auth_time`) to be no older than this.').optional(),
+    fresh_auth: duration(
+      'Require the FIDO2 login (`auth_time`) to be no older than this.',
+    ).optional(),
     max_session: duration('End sessions granted by this rule after this long.').optional(),
   })
   .strict();
 
 const session = z
   .object({
-    idle_timeout: duration('End a session after this long with no traffic either way; `0s` disables.').prefault('1h'),
+    idle_timeout: duration(
+      'End a session after this long with no traffic either way; `0s` disables.',
+    ).prefault('1h'),
     end_at_token_expiry: z
       .boolean()
       .default(true)
-      .describe("End each session when the token it was opened with expires."),
+      .describe('End each session when the token it was opened with expires.'),
     max_duration: duration('Hard cap on any session, whatever the token says.').prefault('12h'),
-    drain_timeout: duration('On SIGTERM, how long live sessions may finish before they are ended.').prefault('30s'),
+    drain_timeout: duration(
+      'On SIGTERM, how long live sessions may finish before they are ended.',
+    ).prefault('30s'),
   })
   .strict();
 
 const audit = z
   .object({
-    file: path('JSON-lines audit trail. `session.start` is fsynced before the client is ready.').default(
-      'pgkey-data/audit.jsonl',
-    ),
+    file: path(
+      'JSON-lines audit trail. `session.start` is fsynced before the client is ready.',
+    ).default('pgkey-data/audit.jsonl'),
   })
   .strict();
 
@@ -228,13 +277,13 @@ const admin = z
 
 export const configSchema = z
   .object({
-    listen: listen.prefault({}),
+    listen: listen.prefault({}).describe('Where clients connect: the PostgreSQL wire listener.'),
     issuers: z.array(issuer).min(1).describe('Identity providers whose tokens are accepted.'),
-    upstream: upstream,
+    upstream: upstream.describe('The real PostgreSQL server and how pgkey logs in to it.'),
     policy: z.array(rule).min(1).describe('Ordered access rules; the first rule that grants wins.'),
-    session: session.prefault({}),
-    audit: audit.prefault({}),
-    admin: admin.prefault({}),
+    session: session.prefault({}).describe('Limits on relayed sessions.'),
+    audit: audit.prefault({}).describe('Where every decision is recorded.'),
+    admin: admin.prefault({}).describe('Operator HTTP endpoints.'),
   })
   .strict();
 

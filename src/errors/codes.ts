@@ -10,44 +10,174 @@
  */
 export const ERROR_CODES = {
   // Wire protocol (client side)
-  ERR_PROTOCOL_VIOLATION: { sqlstate: '08P01', http: 400, oauth: 'invalid_request', message: 'protocol violation' },
-  ERR_UNSUPPORTED_PROTOCOL: { sqlstate: '0A000', http: 400, oauth: 'invalid_request', message: 'unsupported frontend protocol' },
-  ERR_STARTUP_PARAMETER: { sqlstate: '0A000', http: 400, oauth: 'invalid_request', message: 'startup parameter not allowed' },
-  ERR_TLS_REQUIRED: { sqlstate: '28000', http: 403, oauth: 'invalid_request', message: 'pgkey requires TLS: connect with sslmode=require or stricter' },
-  ERR_NO_USER: { sqlstate: '28000', http: 400, oauth: 'invalid_request', message: 'no PostgreSQL user name specified in startup packet' },
-  ERR_AUTH_TIMEOUT: { sqlstate: '08P01', http: 408, oauth: 'invalid_request', message: 'authentication timed out' },
-  ERR_TOO_MANY_CONNECTIONS: { sqlstate: '53300', http: 429, oauth: 'temporarily_unavailable', message: 'too many connections' },
-  ERR_SHUTTING_DOWN: { sqlstate: '57P03', http: 503, oauth: 'temporarily_unavailable', message: 'pgkey is shutting down' },
+  ERR_PROTOCOL_VIOLATION: {
+    sqlstate: '08P01',
+    http: 400,
+    oauth: 'invalid_request',
+    message: 'protocol violation',
+  },
+  ERR_UNSUPPORTED_PROTOCOL: {
+    sqlstate: '0A000',
+    http: 400,
+    oauth: 'invalid_request',
+    message: 'unsupported frontend protocol',
+  },
+  ERR_STARTUP_PARAMETER: {
+    sqlstate: '0A000',
+    http: 400,
+    oauth: 'invalid_request',
+    message: 'startup parameter not allowed',
+  },
+  ERR_TLS_REQUIRED: {
+    sqlstate: '28000',
+    http: 403,
+    oauth: 'invalid_request',
+    message: 'pgkey requires TLS: connect with sslmode=require or stricter',
+  },
+  ERR_NO_USER: {
+    sqlstate: '28000',
+    http: 400,
+    oauth: 'invalid_request',
+    message: 'no PostgreSQL user name specified in startup packet',
+  },
+  ERR_AUTH_TIMEOUT: {
+    sqlstate: '08P01',
+    http: 408,
+    oauth: 'invalid_request',
+    message: 'authentication timed out',
+  },
+  ERR_TOO_MANY_CONNECTIONS: {
+    sqlstate: '53300',
+    http: 429,
+    oauth: 'temporarily_unavailable',
+    message: 'too many connections',
+  },
+  ERR_SHUTTING_DOWN: {
+    sqlstate: '57P03',
+    http: 503,
+    oauth: 'temporarily_unavailable',
+    message: 'pgkey is shutting down',
+  },
 
   // Tokens and identity
-  ERR_TOKEN_INVALID: { sqlstate: '28P01', http: 401, oauth: 'invalid_token', message: 'token rejected' },
-  ERR_TOKEN_EXPIRED: { sqlstate: '28P01', http: 401, oauth: 'invalid_token', message: 'token expired' },
-  ERR_ISSUER_UNKNOWN: { sqlstate: '28P01', http: 401, oauth: 'invalid_token', message: 'token issuer is not trusted' },
-  ERR_KEYS_UNAVAILABLE: { sqlstate: '28000', http: 503, oauth: 'temporarily_unavailable', message: "the issuer's signing keys cannot be fetched right now" },
-  ERR_FIDO2_REQUIRED: { sqlstate: '28000', http: 401, oauth: 'insufficient_user_authentication', message: 'the token does not prove a FIDO2 login' },
+  ERR_TOKEN_INVALID: {
+    sqlstate: '28P01',
+    http: 401,
+    oauth: 'invalid_token',
+    message: 'token rejected',
+  },
+  ERR_TOKEN_EXPIRED: {
+    sqlstate: '28P01',
+    http: 401,
+    oauth: 'invalid_token',
+    message: 'token expired',
+  },
+  ERR_ISSUER_UNKNOWN: {
+    sqlstate: '28P01',
+    http: 401,
+    oauth: 'invalid_token',
+    message: 'token issuer is not trusted',
+  },
+  ERR_KEYS_UNAVAILABLE: {
+    sqlstate: '28000',
+    http: 503,
+    oauth: 'temporarily_unavailable',
+    message: "the issuer's signing keys cannot be fetched right now",
+  },
+  ERR_FIDO2_REQUIRED: {
+    sqlstate: '28000',
+    http: 401,
+    oauth: 'insufficient_user_authentication',
+    message: 'the token does not prove a FIDO2 login',
+  },
 
   // Policy
-  ERR_ACCESS_DENIED: { sqlstate: '28000', http: 403, oauth: 'access_denied', message: 'access denied' },
-  ERR_STALE_AUTH: { sqlstate: '28000', http: 401, oauth: 'insufficient_user_authentication', message: 'a fresher FIDO2 login is required' },
+  ERR_ACCESS_DENIED: {
+    sqlstate: '28000',
+    http: 403,
+    oauth: 'access_denied',
+    message: 'access denied',
+  },
+  ERR_STALE_AUTH: {
+    sqlstate: '28000',
+    http: 401,
+    oauth: 'insufficient_user_authentication',
+    message: 'a fresher FIDO2 login is required',
+  },
 
   // Upstream PostgreSQL
-  ERR_UPSTREAM_UNAVAILABLE: { sqlstate: '08001', http: 502, oauth: 'temporarily_unavailable', message: 'the database server is unavailable' },
-  ERR_UPSTREAM_PROTOCOL: { sqlstate: '08006', http: 502, oauth: 'temporarily_unavailable', message: 'the database server sent an invalid response' },
-  ERR_UPSTREAM_AUTH: { sqlstate: '08001', http: 502, oauth: 'temporarily_unavailable', message: "the database server refused pgkey's credential" },
-  ERR_UPSTREAM_TLS: { sqlstate: '08001', http: 502, oauth: 'temporarily_unavailable', message: "the database server's TLS certificate could not be verified" },
-  ERR_DATABASE_NOT_FOUND: { sqlstate: '3D000', http: 404, oauth: 'invalid_request', message: 'database does not exist' },
-  ERR_UPSTREAM_REFUSED: { sqlstate: '08004', http: 502, oauth: 'temporarily_unavailable', message: 'the database server refused the connection' },
+  ERR_UPSTREAM_UNAVAILABLE: {
+    sqlstate: '08001',
+    http: 502,
+    oauth: 'temporarily_unavailable',
+    message: 'the database server is unavailable',
+  },
+  ERR_UPSTREAM_PROTOCOL: {
+    sqlstate: '08006',
+    http: 502,
+    oauth: 'temporarily_unavailable',
+    message: 'the database server sent an invalid response',
+  },
+  ERR_UPSTREAM_AUTH: {
+    sqlstate: '08001',
+    http: 502,
+    oauth: 'temporarily_unavailable',
+    message: "the database server refused pgkey's credential",
+  },
+  ERR_UPSTREAM_TLS: {
+    sqlstate: '08001',
+    http: 502,
+    oauth: 'temporarily_unavailable',
+    message: "the database server's TLS certificate could not be verified",
+  },
+  ERR_DATABASE_NOT_FOUND: {
+    sqlstate: '3D000',
+    http: 404,
+    oauth: 'invalid_request',
+    message: 'database does not exist',
+  },
+  ERR_UPSTREAM_REFUSED: {
+    sqlstate: '08004',
+    http: 502,
+    oauth: 'temporarily_unavailable',
+    message: 'the database server refused the connection',
+  },
 
   // Session lifecycle
-  ERR_SESSION_TERMINATED: { sqlstate: '57P01', http: 410, oauth: 'invalid_token', message: 'terminating connection' },
-  ERR_IDLE_TIMEOUT: { sqlstate: '57P05', http: 408, oauth: 'invalid_request', message: 'terminating connection due to idle timeout' },
+  ERR_SESSION_TERMINATED: {
+    sqlstate: '57P01',
+    http: 410,
+    oauth: 'invalid_token',
+    message: 'terminating connection',
+  },
+  ERR_IDLE_TIMEOUT: {
+    sqlstate: '57P05',
+    http: 408,
+    oauth: 'invalid_request',
+    message: 'terminating connection due to idle timeout',
+  },
 
   // Audit
-  ERR_AUDIT_UNAVAILABLE: { sqlstate: '58030', http: 503, oauth: 'temporarily_unavailable', message: 'the audit trail cannot be written; refusing to continue' },
+  ERR_AUDIT_UNAVAILABLE: {
+    sqlstate: '58030',
+    http: 503,
+    oauth: 'temporarily_unavailable',
+    message: 'the audit trail cannot be written; refusing to continue',
+  },
 
   // Local (CLI, configuration, files)
-  ERR_CONFIG: { sqlstate: 'F0000', http: 500, oauth: 'server_error', message: 'invalid configuration' },
-  ERR_USAGE: { sqlstate: '22023', http: 400, oauth: 'invalid_request', message: 'invalid arguments' },
+  ERR_CONFIG: {
+    sqlstate: 'F0000',
+    http: 500,
+    oauth: 'server_error',
+    message: 'invalid configuration',
+  },
+  ERR_USAGE: {
+    sqlstate: '22023',
+    http: 400,
+    oauth: 'invalid_request',
+    message: 'invalid arguments',
+  },
   ERR_FILE: { sqlstate: '58030', http: 500, oauth: 'server_error', message: 'file error' },
   ERR_INTERNAL: { sqlstate: 'XX000', http: 500, oauth: 'server_error', message: 'internal error' },
 } as const;

@@ -1,4 +1,10 @@
-import { AUTH, BACKEND, MAX_CANCEL_KEY_LENGTH, MIN_CANCEL_KEY_LENGTH } from './constants.ts';
+import {
+  AUTH,
+  BACKEND,
+  MAX_CANCEL_KEY_LENGTH,
+  MIN_CANCEL_KEY_LENGTH,
+  TRANSACTION_STATUS,
+} from './constants.ts';
 import type { Frame } from './message-reader.ts';
 import { protocolViolation } from './protocol-error.ts';
 
@@ -27,7 +33,10 @@ export function decodeBackendMessage(frame: Frame): BackendMessage {
   switch (type) {
     case BACKEND.Authentication: {
       if (body.length < 4) throw malformed('authentication');
-      return { name: 'authentication', subtype: body.readInt32BE(0), data: body.subarray(4) };
+      const subtype = body.readInt32BE(0);
+      // AuthenticationOk is exactly Int32(0); bytes after it would be read as the next message.
+      if (subtype === AUTH.Ok && body.length !== 4) throw malformed('AuthenticationOk');
+      return { name: 'authentication', subtype, data: body.subarray(4) };
     }
     case BACKEND.ParameterStatus: {
       const name = cstringAt(body, 0, 'ParameterStatus');
@@ -48,7 +57,10 @@ export function decodeBackendMessage(frame: Frame): BackendMessage {
     }
     case BACKEND.ReadyForQuery: {
       if (body.length !== 1) throw malformed('ReadyForQuery');
-      return { name: 'readyForQuery', status: body.readUInt8(0) };
+      const status = body.readUInt8(0);
+      // 'I', 'T' or 'E' only: pgkey repeats this byte to its client in its own 'Z'.
+      if (!TRANSACTION_STATUSES.has(status)) throw malformed('ReadyForQuery');
+      return { name: 'readyForQuery', status };
     }
     case BACKEND.ErrorResponse:
     case BACKEND.NoticeResponse:
@@ -68,6 +80,7 @@ export function decodeBackendMessage(frame: Frame): BackendMessage {
         unrecognized.push(option.text);
         offset = option.next;
       }
+      if (offset !== body.length) throw malformed('NegotiateProtocolVersion');
       return { name: 'negotiateProtocolVersion', newestMinor: newest & 0xffff, unrecognized };
     }
     default:
@@ -82,7 +95,11 @@ export function decodeFields(body: Buffer): ReadonlyMap<string, string> {
   for (;;) {
     if (offset >= body.length) throw malformed('ErrorResponse');
     const code = body.readUInt8(offset);
-    if (code === 0) break;
+    if (code === 0) {
+      // The terminator is the last byte (libpq: "message contents do not agree with length").
+      if (offset !== body.length - 1) throw malformed('ErrorResponse');
+      break;
+    }
     const value = cstringAt(body, offset + 1, 'ErrorResponse');
     fields.set(String.fromCharCode(code), value.text);
     offset = value.next;
@@ -90,8 +107,34 @@ export function decodeFields(body: Buffer): ReadonlyMap<string, string> {
   return fields;
 }
 
+/**
+ * The mechanism list of AuthenticationSASL (R/10): one String per mechanism, then a
+ * terminating NUL that is the last byte (protocol-message-formats). Names are ASCII.
+ */
+export function decodeSaslMechanisms(data: Buffer): string[] {
+  const mechanisms: string[] = [];
+  let offset = 0;
+  for (;;) {
+    if (offset >= data.length) throw malformed('AuthenticationSASL');
+    if (data[offset] === 0) {
+      if (offset !== data.length - 1) throw malformed('AuthenticationSASL');
+      return mechanisms;
+    }
+    const mechanism = cstringAt(data, offset, 'AuthenticationSASL');
+    mechanisms.push(mechanism.text);
+    offset = mechanism.next;
+  }
+}
+
 /** Subtypes pgkey accepts as a client; anything else ends the login (we never do MD5/GSS). */
-export const SUPPORTED_AUTH = new Set<number>([AUTH.Ok, AUTH.SASL, AUTH.SASLContinue, AUTH.SASLFinal]);
+export const SUPPORTED_AUTH = new Set<number>([
+  AUTH.Ok,
+  AUTH.SASL,
+  AUTH.SASLContinue,
+  AUTH.SASLFinal,
+]);
+
+const TRANSACTION_STATUSES = new Set<number>(Object.values(TRANSACTION_STATUS));
 
 function cstringAt(body: Buffer, offset: number, what: string): { text: string; next: number } {
   const end = body.indexOf(0, offset);

@@ -15,7 +15,9 @@ function message(type: number, body: Buffer): Buffer {
 }
 
 function cstring(text: string): Buffer {
-  const bytes = Buffer.from(text, 'utf8');
+  // A String ends at its first NUL, so one inside the text (error text can quote token
+  // claims) would cut the field short and the client would read the rest as more fields.
+  const bytes = Buffer.from(text.replaceAll('\0', '\uFFFD'), 'utf8');
   const out = Buffer.allocUnsafe(bytes.length + 1);
   bytes.copy(out, 0);
   out.writeUInt8(0, bytes.length);
@@ -74,7 +76,8 @@ export function negotiateProtocolVersion(version: number, unrecognized: readonly
   );
 }
 
-export type Severity = 'ERROR' | 'FATAL' | 'PANIC' | 'WARNING' | 'NOTICE' | 'DEBUG' | 'INFO' | 'LOG';
+export type Severity =
+  'ERROR' | 'FATAL' | 'PANIC' | 'WARNING' | 'NOTICE' | 'DEBUG' | 'INFO' | 'LOG';
 
 export interface ErrorFields {
   readonly severity: Severity;
@@ -105,4 +108,5 @@ function fields(f: ErrorFields): Buffer {
 export const errorResponse = (f: ErrorFields): Buffer => message(BACKEND.ErrorResponse, fields(f));
 
 /** 'N' NoticeResponse (same field layout as ErrorResponse). */
-export const noticeResponse = (f: ErrorFields): Buffer => message(BACKEND.NoticeResponse, fields(f));
+export const noticeResponse = (f: ErrorFields): Buffer =>
+  message(BACKEND.NoticeResponse, fields(f));

@@ -76,9 +76,25 @@ export class FrameTracker {
       this.#type = type;
       this.#bodyLength = length - 4;
       this.#remaining = this.#bodyLength;
-      this.#want = this.#capture === undefined ? 0 : Math.min(this.#capture(type), this.#bodyLength);
+      this.#want =
+        this.#capture === undefined ? 0 : Math.min(this.#capture(type), this.#bodyLength);
       if (this.#remaining === 0) this.#finish();
     }
+  }
+
+  /**
+   * Feeds only as many bytes as finish the message in progress; returns how many were
+   * used (0 when already at a boundary). Lets the relay stop exactly between two messages.
+   */
+  consumeToBoundary(chunk: Buffer): number {
+    let used = 0;
+    while (!this.atBoundary && used < chunk.length) {
+      // A partial header is completed byte by byte: its length is not known yet.
+      const step = this.#headerFill > 0 ? 1 : Math.min(this.#remaining, chunk.length - used);
+      this.feed(chunk.subarray(used, used + step));
+      used += step;
+    }
+    return used;
   }
 
   #keep(chunk: Buffer, start: number, count: number): void {

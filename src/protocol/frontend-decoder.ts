@@ -10,7 +10,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 /** PasswordMessage: String password. The NUL must be the last byte: no trailing data. */
 export function decodePasswordMessage(body: Buffer): string {
   const end = body.indexOf(0);
-  if (end !== body.length - 1) {
+  // An empty body has no NUL: indexOf's -1 must not pass as "the last byte" (-1 too).
+  if (end === -1 || end !== body.length - 1) {
     throw protocolViolation('invalid_password_packet', 'invalid password packet size');
   }
   try {

@@ -1,3 +1,4 @@
+import { PgkeyError } from '../errors/pgkey-error.ts';
 import { CANCEL_REQUEST_CODE, FRONTEND, PROTOCOL_3_0, SSL_REQUEST_CODE } from './constants.ts';
 
 /**
@@ -22,7 +23,20 @@ function typed(type: number, body: Buffer): Buffer {
   return out;
 }
 
-const cstring = (text: string): Buffer => Buffer.concat([Buffer.from(text, 'utf8'), Buffer.from([0])]);
+/**
+ * A String. One holding a NUL cannot be sent: the server would end it there and read the
+ * rest as the next field, so a role name "x\0options\0-c role=admin" would inject startup
+ * parameters. Refused here, whatever validated it before.
+ */
+function cstring(text: string): Buffer {
+  if (text.includes('\0')) {
+    throw new PgkeyError('ERR_INTERNAL', {
+      reason: 'nul_in_string',
+      cause: new RangeError('a protocol String cannot contain NUL'),
+    });
+  }
+  return Buffer.concat([Buffer.from(text, 'utf8'), Buffer.from([0])]);
+}
 
 /** StartupMessage: Int32 length, Int32 version, name/value Strings, terminating NUL. */
 export function startupMessage(
@@ -30,7 +44,16 @@ export function startupMessage(
   version: number = PROTOCOL_3_0,
 ): Buffer {
   const parts: Buffer[] = [];
-  for (const [name, value] of parameters) parts.push(cstring(name), cstring(value));
+  for (const [name, value] of parameters) {
+    // An empty name is the packet's terminator: the parameters after it would be lost.
+    if (name === '') {
+      throw new PgkeyError('ERR_INTERNAL', {
+        reason: 'empty_parameter_name',
+        cause: new RangeError('a startup parameter name cannot be empty'),
+      });
+    }
+    parts.push(cstring(name), cstring(value));
+  }
   parts.push(Buffer.from([0]));
   return untyped(version, Buffer.concat(parts));
 }
@@ -47,13 +70,17 @@ export function cancelRequest(processId: number, secretKey: Buffer): Buffer {
 }
 
 /** 'p' PasswordMessage: String password. */
-export const passwordMessage = (password: string): Buffer => typed(FRONTEND.Password, cstring(password));
+export const passwordMessage = (password: string): Buffer =>
+  typed(FRONTEND.Password, cstring(password));
 
 /** 'p' SASLInitialResponse: String mechanism, Int32 length (-1 for none), data. */
 export function saslInitialResponse(mechanism: string, data: Buffer | undefined): Buffer {
   const length = Buffer.allocUnsafe(4);
   length.writeInt32BE(data === undefined ? -1 : data.length, 0);
-  return typed(FRONTEND.Password, Buffer.concat([cstring(mechanism), length, data ?? Buffer.alloc(0)]));
+  return typed(
+    FRONTEND.Password,
+    Buffer.concat([cstring(mechanism), length, data ?? Buffer.alloc(0)]),
+  );
 }
 
 /** 'p' SASLResponse: data. */

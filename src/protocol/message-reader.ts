@@ -80,7 +80,14 @@ export class MessageReader {
   #peek(length: number): Buffer {
     const first = this.#chunks[0]!;
     if (first.length >= length) return first;
-    return Buffer.concat(this.#chunks, this.#buffered).subarray(0, length);
+    // Merge just the chunks that hold the header, once: copying everything buffered on each
+    // call would make a peer that sends one byte at a time cost quadratic time.
+    let count = 0;
+    let size = 0;
+    while (size < length) size += this.#chunks[count++]!.length;
+    const merged = Buffer.concat(this.#chunks.slice(0, count), size);
+    this.#chunks.splice(0, count, merged);
+    return merged;
   }
 
   #take(length: number): Buffer {

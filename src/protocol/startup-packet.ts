@@ -35,7 +35,8 @@ export function decodeStartupPacket(body: Buffer): StartupPacket {
   switch (code) {
     case SSL_REQUEST_CODE:
     case GSSENC_REQUEST_CODE:
-      if (body.length !== 4) throw protocolViolation('invalid_startup_packet', 'invalid length of startup packet');
+      if (body.length !== 4)
+        throw protocolViolation('invalid_startup_packet', 'invalid length of startup packet');
       return { kind: code === SSL_REQUEST_CODE ? 'ssl-request' : 'gssenc-request' };
     case CANCEL_REQUEST_CODE: {
       const keyLength = body.length - 8;
@@ -79,7 +80,10 @@ function decodeStartupMessage(version: number, body: Buffer): StartupPacket {
       continue;
     }
     if (parameters.has(name.text)) {
-      throw protocolViolation('duplicate_startup_parameter', `duplicate startup parameter "${name.text}"`);
+      throw protocolViolation(
+        'duplicate_startup_parameter',
+        `duplicate startup parameter "${name.text}"`,
+      );
     }
     parameters.set(name.text, value.text);
   }
@@ -99,5 +103,8 @@ function readCString(body: Buffer, offset: number): { text: string; next: number
 }
 
 function invalidLayout() {
-  return protocolViolation('invalid_startup_packet', 'invalid startup packet layout: expected terminator as last byte');
+  return protocolViolation(
+    'invalid_startup_packet',
+    'invalid startup packet layout: expected terminator as last byte',
+  );
 }

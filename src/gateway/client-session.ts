@@ -1,0 +1,393 @@
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { PgkeyError, asPgkeyError, isPgkeyError } from '../errors/pgkey-error.ts';
+import type { Identity } from '../identity/identity.ts';
+import {
+  authenticationCleartextPassword,
+  authenticationOk,
+  backendKeyData,
+  errorResponse,
+  negotiateProtocolVersion,
+  parameterStatus,
+  readyForQuery,
+} from '../protocol/backend-serializer.ts';
+import {
+  FRONTEND,
+  LATEST_MINOR,
+  MAX_AUTH_MESSAGE_LENGTH,
+  PROTOCOL_3_2,
+} from '../protocol/constants.ts';
+import { decodePasswordMessage } from '../protocol/frontend-decoder.ts';
+import { MessageReader, startupBodyCap } from '../protocol/message-reader.ts';
+import { protocolViolation } from '../protocol/protocol-error.ts';
+import { decodeStartupPacket, type StartupPacket } from '../protocol/startup-packet.ts';
+import { connectUpstream, type UpstreamConnection } from '../upstream/connector.ts';
+import type { GatewayContext, Peer } from './context.ts';
+import { FrameSource } from './frame-source.ts';
+import { openSession } from './open-session.ts';
+import { parseStartupParameters, type StartupRequest } from './startup-parameters.ts';
+import { upgradeToTls } from './tls-upgrade.ts';
+
+/** The steps of one client connection, in order (DESIGN.md "The journey of one connection"). */
+export const STEP = {
+  Negotiating: 'negotiating',
+  Authenticating: 'authenticating',
+  Authorizing: 'authorizing',
+  Connecting: 'connecting',
+  Relaying: 'relaying',
+  Closed: 'closed',
+} as const;
+export type Step = (typeof STEP)[keyof typeof STEP];
+
+type StartupMessage = Extract<StartupPacket, { kind: 'startup' }>;
+
+/**
+ * Drives one accepted connection from its first byte to the relay: TLS negotiation, the
+ * StartupMessage, the token as a cleartext password over TLS, policy, the upstream login,
+ * and the post-auth burst. Every failure ends in exactly one place (`#fail`).
+ */
+export class ClientSession {
+  readonly id: string;
+  readonly #ctx: GatewayContext;
+  readonly #socket: Socket;
+  readonly #peer: Peer;
+  readonly #acceptedAt: number;
+  #step: Step = STEP.Negotiating;
+  #stream: Duplex;
+  #secured = false;
+  /** The protocol version is known, so errors can be sent as ErrorResponse. */
+  #speaksProtocol = false;
+  #request: StartupRequest | undefined;
+  #identity: Identity | undefined;
+  #cancelHandshakeTimer: (() => void) | undefined;
+
+  constructor(ctx: GatewayContext, socket: Socket) {
+    this.#ctx = ctx;
+    this.#socket = socket;
+    this.#stream = socket;
+    this.#peer = { address: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 };
+    this.#acceptedAt = ctx.clock.now();
+    this.id = ctx.random.bytes(9).toString('base64url');
+  }
+
+  get step(): Step {
+    return this.#step;
+  }
+
+  get peer(): Peer {
+    return this.#peer;
+  }
+
+  /** Runs the handshake; resolves when the session is relaying or closed. */
+  async run(): Promise<void> {
+    this.#cancelHandshakeTimer = this.#ctx.clock.setTimer(
+      this.#ctx.listen().handshake_timeout,
+      () =>
+        this.#socket.destroy(new PgkeyError('ERR_AUTH_TIMEOUT', { reason: 'handshake_timeout' })),
+    );
+    this.#socket.on('error', () => undefined);
+    try {
+      const startup = await this.#negotiate();
+      if (startup === undefined) return this.#close();
+      await this.#authenticateAndConnect(startup.packet, startup.frames);
+    } catch (error) {
+      await this.#fail(error);
+    } finally {
+      this.#cancelHandshakeTimer?.();
+    }
+  }
+
+  /**
+   * Startup-phase packets until a StartupMessage (backend_startup.c ProcessStartupPacket):
+   * SSLRequest → 'S' + TLS, GSSENCRequest → 'N', CancelRequest handled and closed. A first
+   * byte of 0x16 is a TLS ClientHello: PostgreSQL 17 direct TLS.
+   */
+  async #negotiate(): Promise<{ packet: StartupMessage; frames: FrameSource } | undefined> {
+    const first = await firstChunk(this.#socket);
+    if (first === undefined) return undefined;
+    let reader = startupReader();
+    if (first[0] === 0x16) {
+      this.#stream = await this.#startTls(first, true);
+    } else {
+      reader.push(first);
+    }
+    let frames = new FrameSource(this.#stream, reader, HANDSHAKE_BUFFER_LIMIT);
+    let sslDone = this.#secured;
+    let gssDone = false;
+    for (;;) {
+      const frame = await frames.next();
+      if (frame === undefined) return undefined;
+      const packet = decodeStartupPacket(frame.body);
+      switch (packet.kind) {
+        case 'ssl-request': {
+          if (sslDone && !this.#secured) throw unsupportedRequest(packet.kind);
+          if (this.#secured) {
+            // Already inside direct TLS: PostgreSQL answers 'N' and keeps reading.
+            this.#stream.write(Buffer.from('N'));
+            sslDone = true;
+            continue;
+          }
+          sslDone = true;
+          // CVE-2021-23214: bytes queued behind the SSLRequest were sent before encryption.
+          if (reader.buffered > 0) throw unencryptedData();
+          frames.detach();
+          this.#socket.write(Buffer.from('S'));
+          this.#stream = await this.#startTls(undefined, false);
+          reader = startupReader();
+          frames = new FrameSource(this.#stream, reader, HANDSHAKE_BUFFER_LIMIT);
+          continue;
+        }
+        case 'gssenc-request':
+          if (gssDone || this.#secured) throw unsupportedRequest(packet.kind);
+          gssDone = true;
+          if (reader.buffered > 0) throw unencryptedData();
+          // pgkey has no GSSAPI: 'N', as PostgreSQL without GSS does; libpq then tries SSL.
+          this.#stream.write(Buffer.from('N'));
+          continue;
+        case 'cancel-request':
+          frames.detach();
+          this.#cancel(packet.processId, packet.secretKey);
+          return undefined;
+        case 'startup':
+          return { packet, frames };
+        default:
+          throw new TypeError(`unhandled packet ${JSON.stringify(packet satisfies never)}`);
+      }
+    }
+  }
+
+  async #startTls(prefix: Buffer | undefined, direct: boolean): Promise<Duplex> {
+    const context = this.#ctx.tlsContext();
+    if (context === undefined) {
+      if (direct) throw protocolViolation('tls_not_configured', 'TLS is not configured');
+      // Unreachable by config rules (require_tls needs listen.tls); refuse rather than 'S'.
+      throw protocolViolation('tls_not_configured', 'TLS is not configured');
+    }
+    const secure = await upgradeToTls(this.#socket, context, {
+      ...(prefix === undefined ? {} : { prefix }),
+      requireAlpn: direct,
+    });
+    this.#secured = true;
+    return secure;
+  }
+
+  async #authenticateAndConnect(startup: StartupMessage, frames: FrameSource): Promise<void> {
+    this.#speaksProtocol = true;
+    if (startup.major !== 3) {
+      throw new PgkeyError('ERR_UNSUPPORTED_PROTOCOL', {
+        message: `unsupported frontend protocol ${startup.major}.${startup.minor}: server supports 3.0 to 3.${LATEST_MINOR}`,
+        reason: 'unsupported_protocol',
+      });
+    }
+    if (this.#ctx.listen().require_tls && !this.#secured) throw new PgkeyError('ERR_TLS_REQUIRED');
+    this.#request = parseStartupParameters(startup.parameters);
+    if (this.#ctx.isDraining()) throw new PgkeyError('ERR_SHUTTING_DOWN');
+
+    // The auth exchange is typed messages; only 'p' may arrive, capped like
+    // PG_MAX_AUTH_TOKEN_LENGTH before any of it is buffered.
+    frames.reader.setTyped(true);
+    const preamble: Buffer[] = [];
+    if (startup.minor > LATEST_MINOR || startup.protocolOptions.length > 0) {
+      preamble.push(negotiateProtocolVersion(PROTOCOL_3_2, startup.protocolOptions));
+    }
+    preamble.push(authenticationCleartextPassword());
+    this.#step = STEP.Authenticating;
+    this.#stream.write(preamble.length === 1 ? preamble[0] : Buffer.concat(preamble));
+    const reply = await frames.next();
+    // EOF here is normal: psql hangs up to prompt for a password, then reconnects.
+    if (reply === undefined) return this.#close();
+    if (reply.type !== FRONTEND.Password) {
+      throw protocolViolation(
+        'unexpected_message',
+        `expected password response, got message type ${String.fromCharCode(reply.type)}`,
+      );
+    }
+    const token = decodePasswordMessage(reply.body);
+
+    this.#step = STEP.Authorizing;
+    this.#identity = await this.#ctx.verifyToken(token);
+    const decision = this.#ctx.authorize(this.#identity, {
+      database: this.#request.database,
+      role: this.#request.user,
+    });
+    if (!decision.allowed) {
+      throw new PgkeyError(decision.code, {
+        message: decision.message,
+        hint: decision.hint,
+        reason: decision.code === 'ERR_STALE_AUTH' ? 'stale_auth' : 'policy_denied',
+      });
+    }
+
+    this.#step = STEP.Connecting;
+    const upstreamStarted = this.#ctx.clock.now();
+    const credential = await this.#ctx.upstreamCredential(decision.role);
+    const upstream: UpstreamConnection = await connectUpstream(this.#ctx.upstreamTarget(), {
+      role: decision.role,
+      database: decision.database,
+      parameters: this.#request.forwarded,
+      credential,
+      timeoutMs: this.#ctx.upstreamTimeoutMs(),
+    });
+    const upstreamMs = this.#ctx.clock.now() - upstreamStarted;
+    const leftover = frames.detach();
+    this.#cancelHandshakeTimer?.();
+    this.#step = STEP.Relaying;
+    await openSession(this.#ctx, {
+      id: this.id,
+      client: this.#stream,
+      peer: this.#peer,
+      identity: this.#identity,
+      decision,
+      upstream,
+      clientLeftover: leftover,
+      protocolMinor: Math.min(startup.minor, LATEST_MINOR),
+      handshakeMs: this.#ctx.clock.now() - this.#acceptedAt,
+      upstreamMs,
+      greeting: (processId, secretKey) =>
+        Buffer.concat([
+          authenticationOk(),
+          ...upstream.parameters.map(([name, value]) => parameterStatus(name, value)),
+          backendKeyData(processId, secretKey),
+          readyForQuery(upstream.transactionStatus),
+        ]),
+    });
+  }
+
+  #cancel(processId: number, secretKey: Buffer): void {
+    // Nothing is ever written back to a CancelRequest (protocol-flow.html); rate-limited per
+    // address so a 32-bit secret cannot be brute-forced by flooding.
+    if (this.#ctx.cancelLimiter.allow(this.#peer.address)) {
+      this.#ctx.cancelKeys.find(processId, secretKey)?.();
+    }
+    this.#close();
+  }
+
+  async #fail(raw: unknown): Promise<void> {
+    const error = asPgkeyError(raw);
+    const step = this.#step;
+    this.#step = STEP.Closed;
+    if (step === STEP.Relaying) {
+      // The session opened but could not be recorded as started: fail closed.
+      this.#sendFatal(error);
+      return;
+    }
+    if (this.#request !== undefined && (step === STEP.Authorizing || step === STEP.Connecting)) {
+      await this.#ctx.observer
+        .authFailure({
+          sessionId: this.id,
+          peer: this.#peer,
+          user: this.#request.user,
+          database: this.#request.database,
+          identity: this.#identity,
+          error,
+        })
+        .catch((auditError: unknown) =>
+          this.#ctx.logger.error({ err: auditError }, 'audit write failed'),
+        );
+    }
+    const level = error.code === 'ERR_INTERNAL' ? 'error' : 'info';
+    this.#ctx.logger[level](
+      {
+        session: this.id,
+        peer: this.#peer,
+        step,
+        code: error.code,
+        reason: error.reason,
+        err: error.cause,
+      },
+      'connection refused',
+    );
+    if (this.#speaksProtocol) this.#sendFatal(error);
+    else {
+      this.#ctx.observer.rejected(error.reason);
+      if (isPgkeyError(raw, 'ERR_PROTOCOL_VIOLATION') && raw.reason === 'unencrypted_data') {
+        this.#sendFatal(error);
+        return;
+      }
+      this.#close();
+    }
+  }
+
+  #sendFatal(error: PgkeyError): void {
+    const stream = this.#stream;
+    if (stream.destroyed || !stream.writable) return this.#close();
+    stream.end(
+      errorResponse({
+        severity: 'FATAL',
+        code: error.sqlstate,
+        message: error.message,
+        detail: error.detail,
+        hint: error.hint,
+      }),
+    );
+    this.#ctx.clock.setTimer(1000, () => this.#socket.destroy());
+  }
+
+  #close(): void {
+    this.#step = STEP.Closed;
+    this.#stream.destroy();
+    this.#socket.destroy();
+  }
+}
+
+/**
+ * Startup packets are capped at 10,000 bytes like PostgreSQL's; once typed, only the auth
+ * reply ('p') may be large (a JWT up to 64 KiB); anything else before login is tiny.
+ */
+function startupReader(): MessageReader {
+  return new MessageReader({
+    typed: false,
+    maxBodyLength: (type) =>
+      type === -1 ? startupBodyCap() : type === FRONTEND.Password ? MAX_AUTH_MESSAGE_LENGTH : 1024,
+  });
+}
+
+/** All a client may have buffered with pgkey before it is logged in. */
+const HANDSHAKE_BUFFER_LIMIT = MAX_AUTH_MESSAGE_LENGTH + 16 * 1024;
+
+/** The first chunk of a connection, or undefined for a silent EOF (health checks). */
+function firstChunk(socket: Socket): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      cleanup();
+      socket.pause();
+      resolve(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(undefined);
+    };
+    const onError = (error: Error): void => {
+      cleanup();
+      reject(error);
+    };
+    const cleanup = (): void => {
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('close', onEnd);
+      socket.off('error', onError);
+    };
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.on('close', onEnd);
+    socket.on('error', onError);
+  });
+}
+
+function unencryptedData(): PgkeyError {
+  return new PgkeyError('ERR_PROTOCOL_VIOLATION', {
+    reason: 'unencrypted_data',
+    message: 'received unencrypted data after SSL request',
+    detail:
+      'This could be either a client-software bug or evidence of an attempted man-in-the-middle attack.',
+  });
+}
+
+function unsupportedRequest(kind: 'ssl-request' | 'gssenc-request'): PgkeyError {
+  // PostgreSQL 004_negotiate.pl: a repeated request is an unknown protocol version.
+  const code = kind === 'ssl-request' ? '1234.5679' : '1234.5680';
+  return new PgkeyError('ERR_UNSUPPORTED_PROTOCOL', {
+    reason: 'repeated_negotiation',
+    message: `unsupported frontend protocol ${code}: server supports 3.0 to 3.${LATEST_MINOR}`,
+  });
+}

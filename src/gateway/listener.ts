@@ -1,0 +1,71 @@
+import net from 'node:net';
+import type { GatewayContext } from './context.ts';
+import { ClientSession } from './client-session.ts';
+
+export interface Listener {
+  readonly host: string;
+  readonly port: number;
+  /** Connections accepted and not yet closed, in any step. */
+  readonly connections: number;
+  /** Stops accepting; existing connections are untouched. */
+  close(): Promise<void>;
+}
+
+/**
+ * The TCP front door. Caps are enforced at accept, before a byte is read: the total number
+ * of connections, and handshakes per client address (slowloris, reliability.md A7).
+ * `noDelay` because the protocol is small request/response messages and Nagle plus delayed
+ * ACK costs ~40 ms per round trip (protocol.md §6).
+ */
+export function startListener(
+  ctx: GatewayContext,
+  host: string,
+  port: number,
+  maxConnections: () => number,
+): Promise<Listener> {
+  let open = 0;
+  const server = net.createServer({
+    noDelay: true,
+    keepAlive: true,
+    keepAliveInitialDelay: 60_000,
+  });
+  server.on('connection', (socket) => {
+    const address = socket.remoteAddress ?? 'unknown';
+    ctx.observer.accepted();
+    if (open >= maxConnections()) {
+      ctx.observer.rejected('max_connections');
+      socket.destroy();
+      return;
+    }
+    if (!ctx.handshakes.acquire(address)) {
+      ctx.observer.rejected('handshake_slots');
+      socket.destroy();
+      return;
+    }
+    open++;
+    socket.once('close', () => open--);
+    const session = new ClientSession(ctx, socket);
+    session
+      .run()
+      .catch((error: unknown) => ctx.logger.error({ err: error }, 'session crashed'))
+      .finally(() => ctx.handshakes.release(address));
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => {
+      server.off('error', reject);
+      const bound = server.address() as net.AddressInfo;
+      resolve({
+        host: bound.address,
+        port: bound.port,
+        get connections() {
+          return open;
+        },
+        close: () =>
+          new Promise((done) => {
+            server.close(() => done());
+          }),
+      });
+    });
+  });
+}

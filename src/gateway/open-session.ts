@@ -1,0 +1,152 @@
+import type { Duplex } from 'node:stream';
+import { PgkeyError } from '../errors/pgkey-error.ts';
+import type { Identity } from '../identity/identity.ts';
+import type { Decision } from '../policy/decide.ts';
+import { formatDuration } from '../runtime/duration.ts';
+import type { UpstreamConnection } from '../upstream/connector.ts';
+import type { GatewayContext, Peer } from './context.ts';
+import { Relay } from './relay.ts';
+import type { LiveSession, TerminationReason } from './session-registry.ts';
+
+export interface OpenSessionInput {
+  readonly id: string;
+  readonly client: Duplex;
+  readonly peer: Peer;
+  readonly identity: Identity;
+  readonly decision: Extract<Decision, { allowed: true }>;
+  readonly upstream: UpstreamConnection;
+  readonly clientLeftover: Buffer;
+  /** Negotiated minor version: 3.2 clients get 32-byte cancel secrets, 3.0 exactly 4. */
+  readonly protocolMinor: number;
+  readonly handshakeMs: number;
+  readonly upstreamMs: number;
+  /** AuthenticationOk, ParameterStatus…, BackendKeyData, ReadyForQuery as one buffer. */
+  readonly greeting: (processId: number, secretKey: Buffer) => Buffer;
+}
+
+/**
+ * Turns a logged-in upstream connection into a live session: a cancel key of pgkey's own,
+ * the registry entry revocation and shutdown find it by, `session.start` made durable
+ * before the client sees ReadyForQuery, the greeting in one write, the relay, and the
+ * deadlines (token expiry, rule and global maximum) that end it.
+ */
+export async function openSession(ctx: GatewayContext, input: OpenSessionInput): Promise<void> {
+  const { upstream, identity, decision } = input;
+  const startedAt = ctx.clock.now();
+  // Assigned once the session is recorded; terminate() before that is remembered.
+  const live: { relay?: Relay } = {};
+  let pending: { reason: TerminationReason; message: string | undefined } | undefined;
+  let endReason: string | undefined;
+
+  const key = ctx.cancelKeys.issue(input.protocolMinor >= 2 ? 32 : 4, () => {
+    void ctx.cancelUpstream(upstream.remote, upstream.processId, upstream.secretKey);
+  });
+  const session: LiveSession = {
+    id: input.id,
+    identity,
+    role: decision.role,
+    database: decision.database,
+    rule: decision.rule,
+    client: input.peer,
+    startedAt,
+    terminate(reason, message) {
+      const relay = live.relay;
+      if (relay === undefined) {
+        pending ??= { reason, message };
+        return;
+      }
+      endReason ??= reason;
+      relay.terminate(terminationFields(reason, message), 'terminated');
+    },
+  };
+  ctx.sessions.add(session);
+
+  const cleanup: Array<() => void> = [];
+  const release = (): void => {
+    for (const fn of cleanup) fn();
+    ctx.cancelKeys.release(key.processId);
+    ctx.sessions.remove(session.id);
+  };
+
+  try {
+    await ctx.observer.sessionStart(session, input.handshakeMs, input.upstreamMs);
+  } catch (error) {
+    release();
+    upstream.socket.destroy();
+    throw error instanceof PgkeyError
+      ? error
+      : new PgkeyError('ERR_AUDIT_UNAVAILABLE', { cause: error });
+  }
+
+  input.client.write(input.greeting(key.processId, key.secretKey));
+  const relay = new Relay({
+    client: input.client,
+    upstream: upstream.socket,
+    clientLeftover: input.clientLeftover,
+    upstreamLeftover: upstream.leftover,
+    clock: ctx.clock,
+    idleTimeoutMs: ctx.session().idle_timeout,
+    onBytes: (fromClient, fromServer) => ctx.observer.bytes(fromClient, fromServer),
+    onEnd: (result) => {
+      release();
+      const reason = endReason ?? (result.reason === 'terminated' ? 'terminated' : result.reason);
+      ctx.observer.sessionEnd(session, {
+        reason,
+        bytesFromClient: result.bytesFromClient,
+        bytesFromServer: result.bytesFromServer,
+      });
+    },
+  });
+
+  // The session ends at whichever comes first: token expiry (when configured), the rule's
+  // max_session, or the global max_duration (DESIGN.md step 8).
+  const settings = ctx.session();
+  const deadlines: Array<[number, TerminationReason]> = [
+    [startedAt + settings.max_duration, 'max_session'],
+  ];
+  if (decision.maxSessionMs !== undefined)
+    deadlines.push([startedAt + decision.maxSessionMs, 'max_session']);
+  if (settings.end_at_token_expiry) deadlines.push([identity.expiresAt, 'token_expired']);
+  deadlines.sort((a, b) => a[0] - b[0]);
+  const [at, why] = deadlines[0]!;
+  cleanup.push(
+    ctx.clock.setTimer(at - ctx.clock.now(), () =>
+      session.terminate(
+        why,
+        why === 'max_session'
+          ? `session reached its maximum length of ${formatDuration(at - startedAt)}`
+          : undefined,
+      ),
+    ),
+  );
+
+  live.relay = relay;
+  relay.start();
+  if (pending !== undefined) session.terminate(pending.reason, pending.message);
+}
+
+const DEFAULT_MESSAGES: Record<TerminationReason, string> = {
+  idle_timeout: 'terminating connection due to idle timeout',
+  token_expired: 'terminating connection because the token it was opened with expired',
+  max_session: 'terminating connection: the session reached its maximum length',
+  terminated: 'terminating connection due to administrator command',
+  revoked: 'terminating connection because access was revoked',
+  shutdown: 'terminating connection because pgkey is shutting down',
+  audit_unavailable: 'terminating connection because the audit trail cannot be written',
+};
+
+function terminationFields(reason: TerminationReason, message: string | undefined) {
+  const error = new PgkeyError(
+    reason === 'idle_timeout' ? 'ERR_IDLE_TIMEOUT' : 'ERR_SESSION_TERMINATED',
+    {
+      message:
+        message === undefined ? DEFAULT_MESSAGES[reason] : `terminating connection: ${message}`,
+    },
+  );
+  return {
+    severity: 'FATAL' as const,
+    code: error.sqlstate,
+    message: error.message,
+    hint: reason === 'token_expired' ? 'log in again (pgkey login) and reconnect' : undefined,
+  };
+}

@@ -1,0 +1,234 @@
+import type { Duplex } from 'node:stream';
+import { errorResponse, type ErrorFields } from '../protocol/backend-serializer.ts';
+import { BACKEND, TRANSACTION_STATUS } from '../protocol/constants.ts';
+import { FrameTracker } from '../protocol/frame-tracker.ts';
+import { terminate as terminateMessage } from '../protocol/frontend-serializer.ts';
+import type { Clock } from '../runtime/clock.ts';
+
+export type RelayEndReason =
+  'client_closed' | 'upstream_closed' | 'error' | 'idle_timeout' | 'terminated';
+
+export interface RelayResult {
+  readonly reason: RelayEndReason;
+  readonly error: unknown;
+  readonly bytesFromClient: number;
+  readonly bytesFromServer: number;
+}
+
+export interface RelayOptions {
+  readonly client: Duplex;
+  readonly upstream: Duplex;
+  /** Client bytes that arrived behind the password message (pipelining clients). */
+  readonly clientLeftover: Buffer;
+  /** Server bytes that arrived behind ReadyForQuery. */
+  readonly upstreamLeftover: Buffer;
+  readonly clock: Clock;
+  /** 0 disables. */
+  readonly idleTimeoutMs: number;
+  readonly onBytes?: (fromClient: number, fromServer: number) => void;
+  readonly onEnd: (result: RelayResult) => void;
+}
+
+/** How long a terminated session may take to reach a message boundary before a hard close. */
+const TERMINATE_GRACE_MS = 2000;
+/** How long the surviving side may flush after the other closed. */
+const CLOSE_GRACE_MS = 1000;
+
+/**
+ * Moves bytes both ways after login. Chunks are forwarded as they came (no copies, no
+ * re-serialization); two FrameTrackers only walk message headers, so pgkey knows where
+ * messages end (to end a session with a clean FATAL, never inside a DataRow) and the
+ * transaction status of each ReadyForQuery. Backpressure: a side that cannot take more
+ * pauses the other until 'drain' (protocol.md §6).
+ */
+export class Relay {
+  readonly #o: RelayOptions;
+  readonly #fromClient = new FrameTracker();
+  readonly #fromServer: FrameTracker;
+  #status: number = TRANSACTION_STATUS.Idle;
+  #bytesFromClient = 0;
+  #bytesFromServer = 0;
+  #lastActivity: number;
+  #ended = false;
+  #clientClosed = false;
+  #upstreamClosed = false;
+  #endReason: RelayEndReason | undefined;
+  #error: unknown;
+  #closing: ErrorFields | undefined;
+  #fatalSent = false;
+  #cancelIdle: (() => void) | undefined;
+  #cancelGrace: (() => void) | undefined;
+
+  constructor(options: RelayOptions) {
+    this.#o = options;
+    this.#lastActivity = options.clock.now();
+    this.#fromServer = new FrameTracker({
+      capture: (type) => (type === BACKEND.ReadyForQuery ? 1 : 0),
+      onMessage: (type, _length, captured) => {
+        if (type === BACKEND.ReadyForQuery && captured !== undefined) this.#status = captured[0]!;
+      },
+    });
+  }
+
+  /** Transaction status of the last ReadyForQuery: 'I', 'T' or 'E'. */
+  get transactionStatus(): number {
+    return this.#status;
+  }
+
+  get bytesFromClient(): number {
+    return this.#bytesFromClient;
+  }
+
+  get bytesFromServer(): number {
+    return this.#bytesFromServer;
+  }
+
+  start(): void {
+    const { client, upstream } = this.#o;
+    client.on('data', (chunk: Buffer) => this.#clientData(chunk));
+    upstream.on('data', (chunk: Buffer) => this.#serverData(chunk));
+    client.on('end', () => this.#finish('client_closed', undefined, () => upstream.end()));
+    upstream.on('end', () => this.#finish('upstream_closed', undefined, () => client.end()));
+    client.on('error', (error) => this.#abort(error));
+    upstream.on('error', (error) => this.#abort(error));
+    client.on('close', () => this.#closed('client'));
+    upstream.on('close', () => this.#closed('upstream'));
+    if (this.#o.upstreamLeftover.length > 0) this.#serverData(this.#o.upstreamLeftover);
+    if (this.#o.clientLeftover.length > 0) this.#clientData(this.#o.clientLeftover);
+    this.#armIdle(this.#o.idleTimeoutMs);
+    client.resume();
+    upstream.resume();
+  }
+
+  /**
+   * Ends the session with a FATAL between two server messages: whatever message the client
+   * is in the middle of receiving is completed first, then the ErrorResponse, then close.
+   */
+  terminate(fields: ErrorFields, reason: RelayEndReason = 'terminated'): void {
+    if (this.#ended || this.#closing !== undefined) return;
+    this.#closing = fields;
+    this.#endReason = reason;
+    this.#cancelIdle?.();
+    this.#cancelGrace = this.#o.clock.setTimer(TERMINATE_GRACE_MS, () => this.#abort(undefined));
+    if (this.#fromServer.atBoundary) this.#sendFatal();
+  }
+
+  #clientData(chunk: Buffer): void {
+    if (this.#closing !== undefined || this.#ended) return;
+    this.#lastActivity = this.#o.clock.now();
+    this.#bytesFromClient += chunk.length;
+    try {
+      this.#fromClient.feed(chunk);
+    } catch (error) {
+      this.#abort(error);
+      return;
+    }
+    this.#o.onBytes?.(chunk.length, 0);
+    this.#forward(chunk, this.#o.upstream, this.#o.client);
+  }
+
+  #serverData(chunk: Buffer): void {
+    if (this.#ended) return;
+    this.#lastActivity = this.#o.clock.now();
+    if (this.#fatalSent) return;
+    if (this.#closing !== undefined) {
+      let used: number;
+      try {
+        used = this.#fromServer.consumeToBoundary(chunk);
+      } catch (error) {
+        this.#abort(error);
+        return;
+      }
+      if (used > 0) this.#o.client.write(chunk.subarray(0, used));
+      this.#bytesFromServer += used;
+      if (this.#fromServer.atBoundary) this.#sendFatal();
+      return;
+    }
+    this.#bytesFromServer += chunk.length;
+    try {
+      this.#fromServer.feed(chunk);
+    } catch (error) {
+      this.#abort(error);
+      return;
+    }
+    this.#o.onBytes?.(0, chunk.length);
+    this.#forward(chunk, this.#o.client, this.#o.upstream);
+  }
+
+  #forward(chunk: Buffer, to: Duplex, from: Duplex): void {
+    if (!to.write(chunk) && !from.isPaused()) {
+      from.pause();
+      to.once('drain', () => {
+        if (!this.#ended) from.resume();
+      });
+    }
+  }
+
+  #sendFatal(): void {
+    const fields = this.#closing;
+    if (fields === undefined || this.#ended || this.#fatalSent) return;
+    this.#fatalSent = true;
+    const { client, upstream } = this.#o;
+    this.#o.upstream.pause();
+    client.end(errorResponse(fields));
+    // Terminate ('X') tells PostgreSQL the session ended on purpose, if we are between
+    // client messages; otherwise just close and let the server roll back.
+    if (this.#fromClient.atBoundary) upstream.end(terminateMessage());
+    else upstream.end();
+    this.#finish(this.#endReason ?? 'terminated', undefined, () => undefined);
+  }
+
+  #armIdle(ms: number): void {
+    if (ms <= 0) return;
+    this.#cancelIdle = this.#o.clock.setTimer(ms, () => {
+      const idle = this.#o.clock.now() - this.#lastActivity;
+      if (idle >= ms) {
+        this.terminate(
+          {
+            severity: 'FATAL',
+            code: '57P05',
+            message: 'terminating connection due to idle timeout',
+          },
+          'idle_timeout',
+        );
+      } else {
+        this.#armIdle(ms - idle);
+      }
+    });
+  }
+
+  #finish(reason: RelayEndReason, error: unknown, then: () => void): void {
+    this.#endReason ??= reason;
+    this.#error ??= error;
+    then();
+  }
+
+  #abort(error: unknown): void {
+    this.#endReason ??= 'error';
+    this.#error ??= error;
+    this.#o.client.destroy();
+    this.#o.upstream.destroy();
+  }
+
+  #closed(side: 'client' | 'upstream'): void {
+    if (side === 'client') this.#clientClosed = true;
+    else this.#upstreamClosed = true;
+    if (!this.#clientClosed || !this.#upstreamClosed) {
+      // One side is gone: flush and close the other, and do not let it linger half-open.
+      const other = side === 'client' ? this.#o.upstream : this.#o.client;
+      other.end();
+      this.#o.clock.setTimer(CLOSE_GRACE_MS, () => other.destroy());
+      return;
+    }
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#cancelIdle?.();
+    this.#cancelGrace?.();
+    this.#o.onEnd({
+      reason: this.#endReason ?? 'error',
+      error: this.#error,
+      bytesFromClient: this.#bytesFromClient,
+      bytesFromServer: this.#bytesFromServer,
+    });
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * One rule against one identity and request: every condition is checked (no short cut), so a
+ * verdict can say everything that stood in the way. Texts name only config values, the
+ * request, and the person's own issuer, kind, groups and e-mail; never other claim values.
+ */
+import type { PolicyRuleConfig } from '../config/schema.ts';
+import type { Identity } from '../identity/identity.ts';
+import { capList, formatAge, formatSpan, orList, quote } from './format.ts';
+
+export interface AccessRequest {
+  readonly database: string;
+  readonly role: string;
+}
+
+export type ConditionName =
+  | 'issuers'
+  | 'kind'
+  | 'groups'
+  | 'subjects'
+  | 'emails'
+  | 'claims'
+  | 'workload'
+  | 'databases'
+  | 'roles'
+  | 'fresh_auth';
+
+export interface ConditionCheck {
+  readonly condition: ConditionName;
+  readonly ok: boolean;
+  /** One line for reports and audit: `missing group "dba"`, `role "x" in [a, x]`. */
+  readonly text: string;
+  /** For hints: what the rule asks for (`group "dba"`) and what the person has, if shareable. */
+  readonly need: string;
+  readonly have: string | undefined;
+}
+
+export interface RuleVerdict {
+  readonly rule: string;
+  /** Every condition holds: this rule grants the request. */
+  readonly grants: boolean;
+  /** The identity conditions hold, whatever database, role and freshness. */
+  readonly matches: boolean;
+  readonly checks: readonly ConditionCheck[];
+  /** Texts of the failed checks: why this rule did not grant. */
+  readonly reasons: readonly string[];
+}
+
+const IDENTITY_CONDITIONS: ReadonlySet<ConditionName> = new Set([
+  'issuers',
+  'kind',
+  'groups',
+  'subjects',
+  'emails',
+  'claims',
+  'workload',
+]);
+
+export function isIdentityCondition(condition: ConditionName): boolean {
+  return IDENTITY_CONDITIONS.has(condition);
+}
+
+const list = (items: readonly string[]) => `[${capList(items)}]`;
+const yourGroups = (identity: Identity) =>
+  identity.groups.length === 0 ? 'you are in no groups' : `you are in: ${capList(identity.groups)}`;
+
+/** Claims compare as strings: numbers and booleans via String(); lists and objects never match. */
+function claimValue(identity: Identity, name: string): string | undefined {
+  // Own properties only, so a rule naming `constructor` cannot match the prototype.
+  if (!Object.hasOwn(identity.claims, name)) return undefined;
+  const value = identity.claims[name];
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'
+    ? String(value)
+    : undefined;
+}
+
+function identityChecks(rule: PolicyRuleConfig, identity: Identity): ConditionCheck[] {
+  const { match } = rule;
+  const checks: ConditionCheck[] = [];
+  if (match.issuers !== undefined) {
+    const ok = match.issuers.includes(identity.issuerName);
+    const text = `issuer ${quote(identity.issuerName)} ${ok ? 'in' : 'not in'} ${list(match.issuers)}`;
+    const need = `issuer ${orList(match.issuers)}`;
+    checks.push({
+      condition: 'issuers',
+      ok,
+      text,
+      need,
+      have: `your issuer: ${identity.issuerName}`,
+    });
+  }
+  if (match.kind !== undefined) {
+    const ok = identity.kind === match.kind;
+    const text = ok ? `kind ${match.kind}` : `kind ${identity.kind}, rule wants ${match.kind}`;
+    const have = `you are a ${identity.kind} identity`;
+    checks.push({ condition: 'kind', ok, text, need: `${match.kind} identities`, have });
+  }
+  if (match.groups !== undefined) {
+    const found = match.groups.find((group) => identity.groups.includes(group));
+    const text =
+      found !== undefined
+        ? `in group ${quote(found)}`
+        : match.groups.length === 1
+          ? `missing group ${quote(match.groups[0] ?? '')}`
+          : `in none of groups ${list(match.groups)}`;
+    const need = `group ${orList(match.groups)}`;
+    checks.push({
+      condition: 'groups',
+      ok: found !== undefined,
+      text,
+      need,
+      have: yourGroups(identity),
+    });
+  }
+  if (match.subjects !== undefined) {
+    const ok = match.subjects.includes(identity.subject);
+    const text = `subject ${quote(identity.subject)} ${ok ? 'in' : 'not in'} ${list(match.subjects)}`;
+    // Other people's subjects are not the requester's business: the hint says only "specific".
+    checks.push({ condition: 'subjects', ok, text, need: 'specific subjects', have: undefined });
+  }
+  if (match.emails !== undefined) {
+    const email = identity.email?.toLowerCase();
+    const ok = email !== undefined && match.emails.some((e) => e.toLowerCase() === email);
+    const text =
+      identity.email === undefined
+        ? 'no e-mail in the token'
+        : `e-mail ${quote(identity.email)} ${ok ? 'in' : 'not in'} ${list(match.emails)}`;
+    const have =
+      identity.email === undefined ? 'your token has no e-mail' : `yours: ${identity.email}`;
+    checks.push({ condition: 'emails', ok, text, need: 'specific e-mail addresses', have });
+  }
+  for (const [name, expected] of Object.entries(match.claims ?? {})) {
+    const values = typeof expected === 'string' ? [expected] : expected;
+    const actual = claimValue(identity, name);
+    const ok = actual !== undefined && values.includes(actual);
+    const wanted = values.length === 1 ? quote(values[0] ?? '') : `one of ${list(values)}`;
+    const text = ok
+      ? `claim ${quote(name)} matches`
+      : actual === undefined
+        ? `no usable claim ${quote(name)} (wants ${wanted})`
+        : `claim ${quote(name)} is not ${wanted}`;
+    const need = `claim ${quote(name)} = ${orList(values)}`;
+    checks.push({ condition: 'claims', ok, text, need, have: undefined });
+  }
+  if (identity.kind === 'workload' && Object.keys(match.claims ?? {}).length === 0) {
+    // A workload is a machine: without claim conditions a rule would admit every workload
+    // the issuer signs for, so such rules never match one (config rules enforce the same).
+    checks.push({
+      condition: 'workload',
+      ok: false,
+      text: 'workload identities match only rules with match.claims',
+      need: 'people or workloads named by claim conditions',
+      have: 'you are a workload identity',
+    });
+  }
+  return checks;
+}
+
+function freshness(rule: PolicyRuleConfig, identity: Identity, now: number): ConditionCheck[] {
+  if (rule.fresh_auth === undefined) return [];
+  const limit = formatSpan(rule.fresh_auth);
+  const need = `a security-key login within the last ${limit}`;
+  if (identity.authTime === undefined) {
+    const text = `no auth_time (fresh_auth ${limit})`;
+    return [
+      { condition: 'fresh_auth', ok: false, text, need, have: 'your token has no login time' },
+    ];
+  }
+  const age = now - identity.authTime;
+  const ok = age <= rule.fresh_auth;
+  const text = `auth_time ${formatAge(age)} ago ${ok ? 'within' : 'exceeds'} fresh_auth ${limit}`;
+  return [{ condition: 'fresh_auth', ok, text, need, have: `yours was ${formatAge(age)} ago` }];
+}
+
+export function evaluateRule(
+  rule: PolicyRuleConfig,
+  identity: Identity,
+  request: AccessRequest,
+  now: number,
+): RuleVerdict {
+  const dbOk = rule.databases.includes('*') || rule.databases.includes(request.database);
+  const roleOk = rule.roles.includes(request.role);
+  const checks: ConditionCheck[] = [
+    ...identityChecks(rule, identity),
+    {
+      condition: 'databases',
+      ok: dbOk,
+      text: `database ${quote(request.database)} ${dbOk ? 'in' : 'not in'} ${list(rule.databases)}`,
+      need: `database ${quote(request.database)}`,
+      have: undefined,
+    },
+    {
+      condition: 'roles',
+      ok: roleOk,
+      text: `role ${quote(request.role)} ${roleOk ? 'in' : 'not in'} ${list(rule.roles)}`,
+      need: `role ${quote(request.role)}`,
+      have: undefined,
+    },
+    ...freshness(rule, identity, now),
+  ];
+  const failed = checks.filter((check) => !check.ok);
+  return {
+    rule: rule.name,
+    grants: failed.length === 0,
+    matches: !failed.some((check) => isIdentityCondition(check.condition)),
+    checks,
+    reasons: failed.map((check) => check.text),
+  };
+}

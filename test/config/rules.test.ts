@@ -1,0 +1,398 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { stringify } from 'yaml';
+import { checkConfig, formatDiagnostic } from '../../src/config/load.ts';
+import { CONFIG_RULES } from '../../src/config/rules.ts';
+import type { ConfigInput } from '../../src/config/schema.ts';
+
+/** A valid config as plain data; each case edits a copy and expects one exact problem. */
+function base(): ConfigInput {
+  return {
+    listen: { address: '127.0.0.1:6432', tls: { cert: 'gw.pem', key: 'gw-key.pem' } },
+    issuers: [
+      { name: 'corp', issuer: 'https://idp.example.com', audience: 'pgkey', profile: 'okta' },
+      {
+        name: 'offline',
+        issuer: 'https://idp.internal',
+        audience: 'pgkey',
+        profile: 'generic',
+        jwks_file: 'jwks.json',
+        fido2: { amr: ['hwk'] },
+      },
+      {
+        name: 'ci',
+        issuer: 'https://token.actions.example.com',
+        audience: 'pgkey',
+        profile: 'workload',
+      },
+    ],
+    upstream: { tls: { ca: 'pg-ca.pem' }, auth: 'cert', ca: { cert: 'ca.pem', key: 'ca-key.pem' } },
+    policy: [
+      {
+        name: 'dba',
+        match: { groups: ['dba'] },
+        databases: ['*'],
+        roles: ['postgres'],
+        fresh_auth: '10m',
+      },
+      {
+        name: 'deploy',
+        match: { issuers: ['ci'], claims: { repository: 'acme/app' } },
+        databases: ['app'],
+        roles: ['migrator'],
+      },
+    ],
+  };
+}
+
+type Edit = (c: ConfigInput) => void;
+
+interface Case {
+  readonly rule: string;
+  readonly title: string;
+  readonly edit: Edit;
+  /** The one expected problem, as `pgkey config check` prints it. */
+  readonly error: string;
+}
+
+const CASES: readonly Case[] = [
+  {
+    rule: 'unique-issuers',
+    title: 'duplicate issuer name',
+    edit: (c) => (c.issuers[1]!.name = 'corp'),
+    error: 'issuers[1].name: duplicate issuer name "corp" (also issuers[0].name)',
+  },
+  {
+    rule: 'unique-issuers',
+    title: 'duplicate issuer URL',
+    edit: (c) => (c.issuers[2]!.issuer = 'https://idp.example.com'),
+    error: 'issuers[2].issuer: same issuer URL as issuers[0]; tokens could not be told apart',
+  },
+  {
+    rule: 'issuer-urls',
+    title: 'http issuer off loopback',
+    edit: (c) => (c.issuers[0]!.issuer = 'http://idp.example.com'),
+    error: 'issuers[0].issuer: must use https:// (http:// only for loopback hosts), got "http://"',
+  },
+  {
+    rule: 'issuer-urls',
+    title: 'http jwks_uri off loopback',
+    edit: (c) => (c.issuers[0]!.jwks_uri = 'http://10.0.0.1/jwks'),
+    error:
+      'issuers[0].jwks_uri: must use https:// (http:// only for loopback hosts), got "http://"',
+  },
+  {
+    rule: 'issuer-urls',
+    title: 'other schemes',
+    edit: (c) => (c.issuers[0]!.issuer = 'ftp://127.0.0.1/'),
+    error: 'issuers[0].issuer: must use https:// (http:// only for loopback hosts), got "ftp://"',
+  },
+  {
+    rule: 'issuer-urls',
+    title: 'issuer with a query',
+    edit: (c) => (c.issuers[0]!.issuer = 'https://idp.example.com/?tenant=1'),
+    error: 'issuers[0].issuer: an issuer URL has no query (?) or fragment (#)',
+  },
+  {
+    rule: 'issuer-urls',
+    title: 'issuer with credentials',
+    edit: (c) => (c.issuers[0]!.issuer = 'https://u:p@idp.example.com'),
+    error: 'issuers[0].issuer: must not contain a user name or password',
+  },
+  {
+    rule: 'issuer-keys',
+    title: 'jwks_file with jwks_uri',
+    edit: (c) => (c.issuers[1]!.jwks_uri = 'https://idp.internal/jwks'),
+    error: 'issuers[1].jwks_uri: cannot be combined with jwks_file: pick static keys or a URL',
+  },
+  {
+    rule: 'fido2-evidence',
+    title: 'generic without fido2',
+    edit: (c) => delete c.issuers[1]!.fido2,
+    error: 'issuers[1].fido2: required for profile "generic"',
+  },
+  {
+    rule: 'fido2-evidence',
+    title: 'entra without fido2',
+    edit: (c) => (c.issuers[0]!.profile = 'entra'),
+    error:
+      'issuers[0].fido2: required for profile "entra" (set acrs to your authentication contexts, e.g. [c1])',
+  },
+  {
+    rule: 'fido2-evidence',
+    title: 'entra without acrs',
+    edit: (c) => Object.assign(c.issuers[0]!, { profile: 'entra', fido2: { amr: ['mfa'] } }),
+    error:
+      'issuers[0].fido2.acrs: required for profile "entra": Entra ID proves FIDO2 only through authentication contexts',
+  },
+  {
+    rule: 'fido2-evidence',
+    title: 'workload with fido2',
+    edit: (c) => (c.issuers[2]!.fido2 = { acr: ['phr'] }),
+    error:
+      'issuers[2].fido2: workload issuers cannot prove FIDO2; remove it and use match.claims in policy',
+  },
+  {
+    rule: 'fido2-evidence',
+    title: 'empty fido2',
+    edit: (c) => (c.issuers[1]!.fido2 = {}),
+    error: 'issuers[1].fido2: set at least one of amr, acr, acrs',
+  },
+  {
+    rule: 'fido2-evidence',
+    title: 'builtin with another typ',
+    edit: (c) => Object.assign(c.issuers[0]!, { profile: 'builtin', typ: 'JWT' }),
+    error: 'issuers[0].typ: the builtin profile issues "at+jwt" tokens (RFC 9068)',
+  },
+  {
+    rule: 'upstream-auth',
+    title: 'cert without ca',
+    edit: (c) => delete c.upstream.ca,
+    error:
+      'upstream.ca: required when upstream.auth is "cert" (create it with `pgkey upstream init`)',
+  },
+  {
+    rule: 'upstream-auth',
+    title: 'cert by default without ca',
+    edit: (c) => {
+      delete c.upstream.ca;
+      delete c.upstream.auth;
+    },
+    error:
+      'upstream.ca: required when upstream.auth is "cert" (create it with `pgkey upstream init`)',
+  },
+  {
+    rule: 'upstream-auth',
+    title: 'scram without scram',
+    edit: (c) => {
+      c.upstream.auth = 'scram';
+      delete c.upstream.ca;
+    },
+    error: 'upstream.scram: required when upstream.auth is "scram"',
+  },
+  {
+    rule: 'listeners',
+    title: 'TLS required without certificate',
+    edit: (c) => delete c.listen!.tls,
+    error: 'listen.tls: required while listen.require_tls is true (the default)',
+  },
+  {
+    rule: 'listeners',
+    title: 'port above 65535',
+    edit: (c) => (c.listen!.address = '127.0.0.1:65536'),
+    error: 'listen.address: port 65536 is above 65535',
+  },
+  {
+    rule: 'listeners',
+    title: 'admin on the wire port',
+    edit: (c) => (c.admin = { address: '127.0.0.1:6432' }),
+    error: 'admin.address: same address as listen.address',
+  },
+  {
+    rule: 'positive-durations',
+    title: 'zero max_duration',
+    edit: (c) => (c.session = { max_duration: '0s' }),
+    error: 'session.max_duration: must be greater than 0',
+  },
+  {
+    rule: 'positive-durations',
+    title: 'zero fresh_auth',
+    edit: (c) => (c.policy[0]!.fresh_auth = '0m'),
+    error: 'policy[0].fresh_auth: must be greater than 0',
+  },
+  {
+    rule: 'positive-durations',
+    title: 'zero cert_ttl',
+    edit: (c) => (c.upstream.cert_ttl = '0s'),
+    error: 'upstream.cert_ttl: must be greater than 0',
+  },
+  {
+    rule: 'policy-rules',
+    title: 'duplicate rule names',
+    edit: (c) => (c.policy[1]!.name = 'dba'),
+    error: 'policy[1].name: duplicate rule name "dba" (also policy[0].name)',
+  },
+  {
+    rule: 'policy-rules',
+    title: 'unknown issuer in match',
+    edit: (c) => (c.policy[0]!.match!.issuers = ['corp', 'okta']),
+    error: 'policy[0].match.issuers[1]: unknown issuer "okta" (configured: corp, offline, ci)',
+  },
+  {
+    rule: 'policy-rules',
+    title: 'e-mail without @',
+    edit: (c) => (c.policy[0]!.match!.emails = ['ann']),
+    error: 'policy[0].match.emails[0]: "ann" is not an e-mail address',
+  },
+  {
+    rule: 'policy-rules',
+    title: 'pg_ role',
+    edit: (c) => (c.policy[0]!.roles = ['pg_read_all_data']),
+    error: 'policy[0].roles[0]: "pg_read_all_data" is a reserved PostgreSQL role name (pg_ prefix)',
+  },
+  {
+    rule: 'policy-rules',
+    title: 'wildcard role',
+    edit: (c) => (c.policy[0]!.roles = ['admin', '*']),
+    error: 'policy[0].roles[1]: roles take no wildcard: list each role',
+  },
+  {
+    rule: 'policy-rules',
+    title: 'public role',
+    edit: (c) => (c.policy[0]!.roles = ['PUBLIC']),
+    error: 'policy[0].roles[0]: "public" is not a role one can log in as',
+  },
+  {
+    rule: 'policy-rules',
+    title: 'long database name',
+    edit: (c) => (c.policy[1]!.databases = ['d'.repeat(64)]),
+    error: 'policy[1].databases[0]: must be 1-63 bytes without NUL (a PostgreSQL name)',
+  },
+  {
+    rule: 'workload-rules',
+    title: 'kind workload without claims',
+    edit: (c) => (c.policy[1]!.match = { kind: 'workload' }),
+    error:
+      'policy[1].match.claims: required for rules that can match workload identities (e.g. repository: org/app)',
+  },
+  {
+    rule: 'workload-rules',
+    title: 'workload issuer without claims',
+    edit: (c) => delete c.policy[1]!.match!.claims,
+    error:
+      'policy[1].match.claims: required for rules that can match workload identities (e.g. repository: org/app)',
+  },
+  {
+    rule: 'workload-rules',
+    title: 'workload issuer with empty claims',
+    edit: (c) => (c.policy[1]!.match = { issuers: ['corp', 'ci'], claims: {} }),
+    error:
+      'policy[1].match.claims: required for rules that can match workload identities (e.g. repository: org/app)',
+  },
+  {
+    rule: 'workload-rules',
+    title: 'workload rule with fresh_auth',
+    edit: (c) =>
+      Object.assign(c.policy[1]!, {
+        match: { kind: 'workload', claims: { repository: 'acme/app' } },
+        fresh_auth: '5m',
+      }),
+    error:
+      'policy[1].fresh_auth: workload identities never log in with a security key, so this rule could never grant',
+  },
+];
+
+function check(edit?: Edit) {
+  const input = base();
+  edit?.(input);
+  return checkConfig(stringify(input), '/etc/pgkey');
+}
+
+describe('cross-field rules', () => {
+  it('the base config is valid, so every case below starts clean', () => {
+    const result = check();
+    assert.deepEqual(result.errors, []);
+    assert.deepEqual(result.warnings, []);
+  });
+
+  for (const c of CASES) {
+    it(`${c.rule}: ${c.title}`, () => {
+      const result = check(c.edit);
+      assert.deepEqual(
+        result.errors.map((d) => formatDiagnostic(d)),
+        [c.error],
+      );
+      assert.equal(result.config, undefined);
+    });
+  }
+
+  it('has a case for every rule in the catalogue', () => {
+    assert.deepEqual(
+      [...new Set(CASES.map((c) => c.rule))].sort(),
+      CONFIG_RULES.map((r) => r.name).sort(),
+    );
+  });
+
+  it('accepts http:// for loopback issuers, with a warning', () => {
+    for (const url of [
+      'http://127.0.0.1:8080',
+      'http://127.9.9.9/',
+      'http://localhost:9000/idp',
+      'http://[::1]:8080',
+    ]) {
+      const result = check((c) => (c.issuers[0]!.issuer = url));
+      assert.deepEqual(result.errors, [], url);
+      assert.deepEqual(
+        result.warnings.map((d) => d.path),
+        ['issuers[0].issuer'],
+        url,
+      );
+    }
+    const lookalike = check((c) => (c.issuers[0]!.issuer = 'http://127.0.0.1.evil.example/'));
+    assert.equal(lookalike.errors[0]?.path, 'issuers[0].issuer');
+  });
+
+  it('accepts scram with its secrets file and plaintext listeners when asked', () => {
+    const scram = check((c) => {
+      c.upstream = {
+        tls: { ca: 'pg-ca.pem' },
+        auth: 'scram',
+        scram: { secrets_file: 'roles.yaml' },
+      };
+    });
+    assert.deepEqual(scram.errors, []);
+    const plain = check((c) => (c.listen = { require_tls: false }));
+    assert.deepEqual(plain.errors, []);
+  });
+});
+
+describe('warnings', () => {
+  const WARNINGS: [string, Edit, string][] = [
+    [
+      'plaintext listener',
+      (c) => (c.listen!.require_tls = false),
+      'listen.require_tls: false: tokens may cross the network in plaintext',
+    ],
+    [
+      'empty match',
+      (c) => (c.policy[0]!.match = {}),
+      'policy[0].match: empty: this rule applies to every person from every issuer',
+    ],
+    [
+      'redundant wildcard',
+      (c) => (c.policy[0]!.databases = ['*', 'app']),
+      'policy[0].databases: "*" already allows every database',
+    ],
+    [
+      'max_session above the cap',
+      (c) => (c.policy[0]!.max_session = '24h'),
+      'policy[0].max_session: longer than session.max_duration, which still applies',
+    ],
+    [
+      'unused ca',
+      (c) => Object.assign(c.upstream, { auth: 'scram', scram: { secrets_file: 's.yaml' } }),
+      'upstream.ca: ignored: upstream.auth is "scram"',
+    ],
+    [
+      'unused scram',
+      (c) => (c.upstream.scram = { secrets_file: 's.yaml' }),
+      'upstream.scram: ignored: upstream.auth is "cert"',
+    ],
+    [
+      'wide clock skew',
+      (c) => (c.issuers[0]!.clock_skew = '10m'),
+      'issuers[0].clock_skew: more than 5m keeps expired tokens usable for longer',
+    ],
+  ];
+  for (const [title, edit, expected] of WARNINGS) {
+    it(title, () => {
+      const result = check(edit);
+      assert.deepEqual(result.errors, []);
+      assert.ok(result.config !== undefined);
+      assert.deepEqual(
+        result.warnings.map((d) => formatDiagnostic(d)),
+        [expected],
+      );
+    });
+  }
+});
