@@ -7,6 +7,11 @@ import { commands } from './commands/index.ts';
 const EXIT: Partial<Record<ErrorCode, number>> = { ERR_USAGE: 2, ERR_CONFIG: 78 };
 
 export async function main(argv: readonly string[], io: CommandIo = processIo()): Promise<number> {
+  if (argv[0] === '--version' || argv[0] === 'version') {
+    const { version } = (await import('../../package.json', { with: { type: 'json' } })).default;
+    io.stdout.write(`pgkey ${version}\n`);
+    return 0;
+  }
   const [command, rest] = findCommand(argv);
   if (command === undefined) {
     const wantsHelp = argv.length === 0 || ['help', '--help', '-h'].includes(argv[0] ?? '');

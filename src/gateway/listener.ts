@@ -61,10 +61,12 @@ export function startListener(
         get connections() {
           return open;
         },
-        close: () =>
-          new Promise((done) => {
-            server.close(() => done());
-          }),
+        // server.close() stops accepting at once; its callback would wait for every open
+        // connection to end, which is the drain's job, not the listener's.
+        close: () => {
+          server.close();
+          return Promise.resolve();
+        },
       });
     });
   });
