@@ -68,7 +68,9 @@ export const SESSION_END_REASONS = [
   'token_expired',
   'max_session',
   'terminated',
+  'revoked',
   'shutdown',
+  'audit_unavailable',
   'error',
 ] as const;
 export type SessionEndReason = (typeof SESSION_END_REASONS)[number];

@@ -5,6 +5,7 @@
  * live in issuer-rules.ts, policy rules in policy-rules.ts; the listener, upstream and
  * duration rules are here.
  */
+import { IDP_RULES } from './idp-rules.ts';
 import { ISSUER_RULES } from './issuer-rules.ts';
 import { POLICY_RULES } from './policy-rules.ts';
 import type { Config } from './schema.ts';
@@ -103,6 +104,7 @@ export const CONFIG_RULES: readonly ConfigRule[] = [
   ...ISSUER_RULES,
   ...SERVER_RULES,
   ...POLICY_RULES,
+  ...IDP_RULES,
 ];
 
 /** Runs every rule; problems come back in rule order (the loader sorts them by position). */

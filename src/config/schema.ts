@@ -275,6 +275,178 @@ const admin = z
   })
   .strict();
 
+// Exactly one of the two; absent, the section defaults to the embedded sqlite file.
+const directory = z
+  .object({
+    sqlite: z
+      .object({
+        file: path(
+          'SQLite database file (node:sqlite), created mode 0600. Serves one pgkey process.',
+        ).default('pgkey-data/directory.db'),
+      })
+      .strict()
+      .optional()
+      .describe('Embedded directory in one file: the default, for a single pgkey process.'),
+    postgres: z
+      .object({
+        url_file: path(
+          'File holding a `postgres://` URL (mode 0600 or stricter enforced). Never put a password in this config.',
+        ),
+        schema: pgName
+          .default('pgkey')
+          .describe('Schema holding the directory tables; created if missing.'),
+      })
+      .strict()
+      .optional()
+      .describe(
+        'Shared directory for several pgkey nodes; changes reach every node through LISTEN/NOTIFY.',
+      ),
+  })
+  .strict()
+  .superRefine((value, ctx) => {
+    if (value.sqlite !== undefined && value.postgres !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['postgres'],
+        message: 'set sqlite or postgres, not both',
+      });
+    } else if (value.sqlite === undefined && value.postgres === undefined) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'set one of sqlite or postgres' });
+    }
+  });
+
+// The built-in FIDO2 OpenID provider (src/idp). Absent: pgkey serves no provider.
+const idpClient = z
+  .object({
+    client_id: z
+      .string()
+      .regex(/^[A-Za-z0-9._~-]{1,128}$/, 'letters, digits and . _ ~ - (at most 128)')
+      .refine((id) => id !== 'pgkey-cli', 'pgkey-cli is the built-in client')
+      .describe('OAuth client identifier the relying party sends.'),
+    redirect_uris: z
+      .array(z.string().url())
+      .min(1)
+      .describe(
+        'Where authorization responses may go. Compared byte for byte (RFC 9700 §4.1.3): no wildcards, no normalization.',
+      ),
+    post_logout_redirect_uris: z
+      .array(z.string().url())
+      .default([])
+      .describe('Where RP-initiated logout may return (OpenID RP-Initiated Logout 1.0).'),
+    client_secret_file: path(
+      'File holding the client secret (confidential client, `client_secret_basic`). Omit for a public client. PKCE is required either way.',
+    ).optional(),
+    device_flow: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Allow the device authorization grant (RFC 8628) for this client. It is open to remote phishing (RFC 8628 §5.4): keep it off unless the client has no browser.',
+      ),
+    gateway_tokens: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Issue this client access tokens for the gateway's audience. Off: its access tokens only reach the userinfo endpoint, so a web application that signs people in cannot also open their database sessions.",
+      ),
+  })
+  .strict();
+
+const authenticators = z
+  .object({
+    attestation: z
+      .enum(['none', 'direct'])
+      .default('none')
+      .describe(
+        'Attestation conveyance asked of the browser at enrollment. `direct` lets pgkey prove the key model (needed for `phrh` and `aaguids`).',
+      ),
+    require_attested: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Refuse keys whose attestation does not chain to `trusted_roots` or the `mds_blob` roots.',
+      ),
+    aaguids: stringList
+      .optional()
+      .describe('Allowed authenticator models (AAGUIDs). Requires `require_attested`.'),
+    trusted_roots: path('PEM file of extra attestation root certificates.').optional(),
+    mds_blob: path(
+      'FIDO Metadata Service v3 blob downloaded out of band (verified against its signature on load).',
+    ).optional(),
+  })
+  .strict();
+
+const idp = z
+  .object({
+    issuer: z
+      .string()
+      .url()
+      .describe(
+        'Public base URL of the provider, exactly as it appears in tokens (`iss`). https:// unless the host is loopback (browsers treat http://localhost as secure).',
+      ),
+    address: address('Listener for the provider (HTTPS when `tls` is set).').default(
+      '127.0.0.1:8080',
+    ),
+    tls: tlsFiles.optional().describe('Certificate for the provider listener.'),
+    trust_proxy: z
+      .boolean()
+      .default(false)
+      .describe(
+        'TLS ends at a reverse proxy in front of the listener: trust its X-Forwarded-Proto and X-Forwarded-For.',
+      ),
+    rp_id: z
+      .string()
+      .optional()
+      .describe(
+        'WebAuthn relying party ID: keys are bound to it for good. Default: the issuer host.',
+      ),
+    rp_name: z
+      .string()
+      .min(1)
+      .default('pgkey')
+      .describe('Relying party name authenticators show at enrollment.'),
+    origins: z
+      .array(z.string().url())
+      .min(1)
+      .optional()
+      .describe('Exact origins the login pages are served from. Default: the issuer origin.'),
+    audience: z
+      .string()
+      .min(1)
+      .default('pgkey')
+      .describe("`aud` of access tokens for the gateway; the gateway's `issuers[].audience`."),
+    access_token_ttl: duration('Lifetime of access tokens (and ID tokens).').prefault('10m'),
+    session_max: duration(
+      'Refresh tokens, access tokens and provider sessions never outlive the FIDO2 login (`auth_time`) plus this.',
+    ).prefault('12h'),
+    user_verification: z
+      .enum(['required', 'preferred'])
+      .default('required')
+      .describe('Whether the key must verify the person (PIN or biometric), not only presence.'),
+    clients: z
+      .array(idpClient)
+      .default([])
+      .describe('Relying parties besides the built-in `pgkey-cli` client.'),
+    cli_device_flow: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Allow the built-in `pgkey-cli` client the device authorization grant (RFC 8628), for machines without a browser.',
+      ),
+    admin_group: z
+      .string()
+      .min(1)
+      .default('pgkey-admins')
+      .describe('Members of this group may manage people, keys and invites.'),
+    admin_fresh_auth: duration(
+      'Administrative actions need a FIDO2 login no older than this.',
+    ).prefault('5m'),
+    invite_ttl: duration('Lifetime of an enrollment invite link.').prefault('72h'),
+    authenticators: authenticators
+      .prefault({})
+      .describe('Which security keys and passkeys may be enrolled.'),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     listen: listen.prefault({}).describe('Where clients connect: the PostgreSQL wire listener.'),
@@ -284,6 +456,16 @@ export const configSchema = z
     session: session.prefault({}).describe('Limits on relayed sessions.'),
     audit: audit.prefault({}).describe('Where every decision is recorded.'),
     admin: admin.prefault({}).describe('Operator HTTP endpoints.'),
+    directory: directory
+      .prefault({ sqlite: {} })
+      .describe(
+        "The built-in identity provider's directory: people, keys, invites and signing keys. Set exactly one of `sqlite` and `postgres`; absent, it is `sqlite` with its default file.",
+      ),
+    idp: idp
+      .optional()
+      .describe(
+        'The built-in FIDO2 OpenID provider served by `pgkey serve`. Absent: no provider runs.',
+      ),
   })
   .strict();
 
@@ -295,3 +477,5 @@ export type UpstreamConfig = Config['upstream'];
 export type ListenConfig = Config['listen'];
 export type SessionConfig = Config['session'];
 export type Profile = (typeof PROFILES)[number];
+export type IdpConfig = NonNullable<Config['idp']>;
+export type IdpClientConfig = IdpConfig['clients'][number];

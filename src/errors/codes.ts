@@ -165,6 +165,53 @@ export const ERROR_CODES = {
     message: 'the audit trail cannot be written; refusing to continue',
   },
 
+  // Directory (built-in identity provider)
+  ERR_CONFLICT: {
+    sqlstate: '23505',
+    http: 409,
+    oauth: 'invalid_request',
+    message: 'already exists',
+  },
+  ERR_NOT_FOUND: {
+    sqlstate: '42704',
+    http: 404,
+    oauth: 'invalid_request',
+    message: 'not found',
+  },
+  ERR_STORE_UNAVAILABLE: {
+    sqlstate: '58000',
+    http: 503,
+    oauth: 'temporarily_unavailable',
+    message: 'the directory is unavailable',
+  },
+
+  // WebAuthn ceremonies (built-in identity provider). The texts never say whether a user or
+  // a credential exists (no enumeration); what went wrong travels in `cause` for the audit.
+  ERR_WEBAUTHN_CHALLENGE: {
+    sqlstate: '28000',
+    http: 400,
+    oauth: 'access_denied',
+    message: 'this sign-in attempt has expired or was already used; start again',
+  },
+  ERR_WEBAUTHN_REGISTRATION: {
+    sqlstate: '28000',
+    http: 400,
+    oauth: 'access_denied',
+    message: 'the security key could not be registered',
+  },
+  ERR_WEBAUTHN_AUTHENTICATION: {
+    sqlstate: '28000',
+    http: 401,
+    oauth: 'access_denied',
+    message: 'the security key could not be verified',
+  },
+  ERR_WEBAUTHN_NOT_ALLOWED: {
+    sqlstate: '28000',
+    http: 403,
+    oauth: 'access_denied',
+    message: 'this kind of security key is not allowed here',
+  },
+
   // Local (CLI, configuration, files)
   ERR_CONFIG: {
     sqlstate: 'F0000',

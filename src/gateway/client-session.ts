@@ -11,12 +11,7 @@ import {
   parameterStatus,
   readyForQuery,
 } from '../protocol/backend-serializer.ts';
-import {
-  FRONTEND,
-  LATEST_MINOR,
-  MAX_AUTH_MESSAGE_LENGTH,
-  PROTOCOL_3_2,
-} from '../protocol/constants.ts';
+import { FRONTEND, LATEST_MINOR, MAX_AUTH_MESSAGE_LENGTH } from '../protocol/constants.ts';
 import { decodePasswordMessage } from '../protocol/frontend-decoder.ts';
 import { MessageReader, startupBodyCap } from '../protocol/message-reader.ts';
 import { protocolViolation } from '../protocol/protocol-error.ts';
@@ -112,22 +107,23 @@ export class ClientSession {
       reader.push(first);
     }
     let frames = new FrameSource(this.#stream, reader, HANDSHAKE_BUFFER_LIMIT);
-    let sslDone = this.#secured;
+    // backend_startup.c: one SSLRequest per connection. After SSLRequest + TLS another is an
+    // unknown protocol (ssl_done); inside direct TLS the first one gets 'N', the next is fatal.
+    let sslDone = false;
     let gssDone = false;
     for (;;) {
       const frame = await frames.next();
       if (frame === undefined) return undefined;
-      const packet = decodeStartupPacket(frame.body);
+      const packet = this.#decode(frame.body);
       switch (packet.kind) {
         case 'ssl-request': {
-          if (sslDone && !this.#secured) throw unsupportedRequest(packet.kind);
+          if (sslDone) throw unsupportedRequest(packet.kind);
+          sslDone = true;
           if (this.#secured) {
             // Already inside direct TLS: PostgreSQL answers 'N' and keeps reading.
             this.#stream.write(Buffer.from('N'));
-            sslDone = true;
             continue;
           }
-          sslDone = true;
           // CVE-2021-23214: bytes queued behind the SSLRequest were sent before encryption.
           if (reader.buffered > 0) throw unencryptedData();
           frames.detach();
@@ -153,6 +149,20 @@ export class ClientSession {
         default:
           throw new TypeError(`unhandled packet ${JSON.stringify(packet satisfies never)}`);
       }
+    }
+  }
+
+  /**
+   * backend_startup.c sets FrontendProtocol before it reads a StartupMessage's parameters, so
+   * a malformed one (layout, duplicates, UTF-8) is answered with a FATAL; a malformed special
+   * request (cancel, SSL, GSS) is dropped without a reply.
+   */
+  #decode(body: Buffer): StartupPacket {
+    try {
+      return decodeStartupPacket(body);
+    } catch (error) {
+      if (body.length >= 4 && body.readUInt32BE(0) >>> 16 === 3) this.#speaksProtocol = true;
+      throw error;
     }
   }
 
@@ -188,7 +198,10 @@ export class ClientSession {
     frames.reader.setTyped(true);
     const preamble: Buffer[] = [];
     if (startup.minor > LATEST_MINOR || startup.protocolOptions.length > 0) {
-      preamble.push(negotiateProtocolVersion(PROTOCOL_3_2, startup.protocolOptions));
+      // The version we will speak: min(asked, 3.2). PostgreSQL 18 sends FrontendProtocol
+      // here, and libpq 18 refuses a "downgrade" to a version above the one it asked for.
+      const minor = Math.min(startup.minor, LATEST_MINOR);
+      preamble.push(negotiateProtocolVersion((3 << 16) | minor, startup.protocolOptions));
     }
     preamble.push(authenticationCleartextPassword());
     this.#step = STEP.Authenticating;
@@ -300,7 +313,11 @@ export class ClientSession {
     if (this.#speaksProtocol) this.#sendFatal(error);
     else {
       this.#ctx.observer.rejected(error.reason);
-      if (isPgkeyError(raw, 'ERR_PROTOCOL_VIOLATION') && raw.reason === 'unencrypted_data') {
+      // PostgreSQL answers these two in the v3 format although no version was agreed yet.
+      if (
+        (isPgkeyError(raw, 'ERR_PROTOCOL_VIOLATION') && raw.reason === 'unencrypted_data') ||
+        (isPgkeyError(raw, 'ERR_UNSUPPORTED_PROTOCOL') && raw.reason === 'repeated_negotiation')
+      ) {
         this.#sendFatal(error);
         return;
       }

@@ -1,4 +1,5 @@
 import type tls from 'node:tls';
+import type { SessionEndReason } from '../audit/events.ts';
 import type { ListenConfig, SessionConfig } from '../config/schema.ts';
 import type { PgkeyError } from '../errors/pgkey-error.ts';
 import type { Identity } from '../identity/identity.ts';
@@ -36,7 +37,7 @@ export interface SessionObserver {
   sessionEnd(
     session: LiveSession,
     info: {
-      readonly reason: string;
+      readonly reason: SessionEndReason;
       readonly bytesFromClient: number;
       readonly bytesFromServer: number;
     },

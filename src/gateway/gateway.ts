@@ -117,6 +117,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     closed = true;
     draining = true;
     await listener.close();
+    listener.abortHandshakes();
     sessions.terminateWhere(() => true, 'shutdown');
     await waitFor(() => sessions.size === 0, 2000);
     await admin.close();

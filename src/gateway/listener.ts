@@ -9,6 +9,8 @@ export interface Listener {
   readonly connections: number;
   /** Stops accepting; existing connections are untouched. */
   close(): Promise<void>;
+  /** Ends every connection still before its session (shutdown: nothing may log in after). */
+  abortHandshakes(): void;
 }
 
 /**
@@ -24,6 +26,7 @@ export function startListener(
   maxConnections: () => number,
 ): Promise<Listener> {
   let open = 0;
+  const handshaking = new Set<net.Socket>();
   const server = net.createServer({
     noDelay: true,
     keepAlive: true,
@@ -44,11 +47,15 @@ export function startListener(
     }
     open++;
     socket.once('close', () => open--);
+    handshaking.add(socket);
     const session = new ClientSession(ctx, socket);
     session
       .run()
       .catch((error: unknown) => ctx.logger.error({ err: error }, 'session crashed'))
-      .finally(() => ctx.handshakes.release(address));
+      .finally(() => {
+        handshaking.delete(socket);
+        ctx.handshakes.release(address);
+      });
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -66,6 +73,9 @@ export function startListener(
         close: () => {
           server.close();
           return Promise.resolve();
+        },
+        abortHandshakes: () => {
+          for (const socket of handshaking) socket.destroy();
         },
       });
     });

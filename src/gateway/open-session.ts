@@ -36,11 +36,12 @@ export async function openSession(ctx: GatewayContext, input: OpenSessionInput):
   // Assigned once the session is recorded; terminate() before that is remembered.
   const live: { relay?: Relay } = {};
   let pending: { reason: TerminationReason; message: string | undefined } | undefined;
-  let endReason: string | undefined;
+  let endReason: TerminationReason | undefined;
 
-  const key = ctx.cancelKeys.issue(input.protocolMinor >= 2 ? 32 : 4, () => {
+  const cancelUpstream = (): void => {
     void ctx.cancelUpstream(upstream.remote, upstream.processId, upstream.secretKey);
-  });
+  };
+  const key = ctx.cancelKeys.issue(input.protocolMinor >= 2 ? 32 : 4, cancelUpstream);
   const session: LiveSession = {
     id: input.id,
     identity,
@@ -87,9 +88,10 @@ export async function openSession(ctx: GatewayContext, input: OpenSessionInput):
     clock: ctx.clock,
     idleTimeoutMs: ctx.session().idle_timeout,
     onBytes: (fromClient, fromServer) => ctx.observer.bytes(fromClient, fromServer),
+    cancelUpstream,
     onEnd: (result) => {
       release();
-      const reason = endReason ?? (result.reason === 'terminated' ? 'terminated' : result.reason);
+      const reason = endReason ?? result.reason;
       ctx.observer.sessionEnd(session, {
         reason,
         bytesFromClient: result.bytesFromClient,

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { errorResponse, type ErrorFields } from '../protocol/backend-serializer.ts';
-import { BACKEND, TRANSACTION_STATUS } from '../protocol/constants.ts';
+import { BACKEND, FRONTEND, TRANSACTION_STATUS } from '../protocol/constants.ts';
 import { FrameTracker } from '../protocol/frame-tracker.ts';
 import { terminate as terminateMessage } from '../protocol/frontend-serializer.ts';
 import type { Clock } from '../runtime/clock.ts';
@@ -26,6 +26,12 @@ export interface RelayOptions {
   /** 0 disables. */
   readonly idleTimeoutMs: number;
   readonly onBytes?: (fromClient: number, fromServer: number) => void;
+  /**
+   * Cancels the upstream's running statement. Called when pgkey ends a session while the
+   * server still owes a ReadyForQuery: PostgreSQL notices a closed socket only when it next
+   * writes, so a long statement would otherwise run on after its session ended.
+   */
+  readonly cancelUpstream?: () => void;
   readonly onEnd: (result: RelayResult) => void;
 }
 
@@ -43,8 +49,10 @@ const CLOSE_GRACE_MS = 1000;
  */
 export class Relay {
   readonly #o: RelayOptions;
-  readonly #fromClient = new FrameTracker();
+  readonly #fromClient: FrameTracker;
   readonly #fromServer: FrameTracker;
+  /** Client messages that ask for a ReadyForQuery minus ReadyForQuery messages seen. */
+  #owed = 0;
   #status: number = TRANSACTION_STATUS.Idle;
   #bytesFromClient = 0;
   #bytesFromServer = 0;
@@ -62,10 +70,18 @@ export class Relay {
   constructor(options: RelayOptions) {
     this.#o = options;
     this.#lastActivity = options.clock.now();
+    this.#fromClient = new FrameTracker({
+      onMessage: (type) => {
+        if (type === FRONTEND.Query || type === FRONTEND.Sync || type === FRONTEND.FunctionCall)
+          this.#owed++;
+      },
+    });
     this.#fromServer = new FrameTracker({
       capture: (type) => (type === BACKEND.ReadyForQuery ? 1 : 0),
       onMessage: (type, _length, captured) => {
-        if (type === BACKEND.ReadyForQuery && captured !== undefined) this.#status = captured[0]!;
+        if (type !== BACKEND.ReadyForQuery) return;
+        if (captured !== undefined) this.#status = captured[0]!;
+        if (this.#owed > 0) this.#owed--;
       },
     });
   }
@@ -110,6 +126,7 @@ export class Relay {
     this.#endReason = reason;
     this.#cancelIdle?.();
     this.#cancelGrace = this.#o.clock.setTimer(TERMINATE_GRACE_MS, () => this.#abort(undefined));
+    if (this.#owed > 0) this.#o.cancelUpstream?.();
     if (this.#fromServer.atBoundary) this.#sendFatal();
   }
 
@@ -182,7 +199,8 @@ export class Relay {
     if (ms <= 0) return;
     this.#cancelIdle = this.#o.clock.setTimer(ms, () => {
       const idle = this.#o.clock.now() - this.#lastActivity;
-      if (idle >= ms) {
+      // A statement still running (a ReadyForQuery is owed) is not idleness, however quiet.
+      if (idle >= ms && this.#owed === 0) {
         this.terminate(
           {
             severity: 'FATAL',
@@ -192,7 +210,7 @@ export class Relay {
           'idle_timeout',
         );
       } else {
-        this.#armIdle(ms - idle);
+        this.#armIdle(idle >= ms ? ms : ms - idle);
       }
     });
   }

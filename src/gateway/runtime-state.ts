@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import tls from 'node:tls';
 import type { Config } from '../config/schema.ts';
-import { PgkeyError } from '../errors/pgkey-error.ts';
+import { PgkeyError, isPgkeyError } from '../errors/pgkey-error.ts';
 import { createTokenVerifier, type TokenVerifier } from '../identity/token-verifier.ts';
 import { ClientCertIssuer } from '../pki/client-cert-issuer.ts';
 import { loadUpstreamCa } from '../pki/upstream-ca.ts';
@@ -66,7 +66,7 @@ export async function buildRuntimeState(
   let credential: (role: string) => Promise<UpstreamCredential>;
   if (upstream.auth === 'cert') {
     if (upstream.ca === undefined) throw missing('upstream.ca', 'cert');
-    const ca = await loadUpstreamCa(upstream.ca, { clock: deps.clock });
+    const ca = await loadUpstreamCa(upstream.ca, { clock: deps.clock }).catch(asConfigError);
     certIssuer = deps.certIssuer;
     if (certIssuer === undefined) {
       certIssuer = new ClientCertIssuer({
@@ -113,6 +113,20 @@ async function readTlsFile(path: string, key: string): Promise<string> {
       cause: error,
     });
   }
+}
+
+/**
+ * A CA file the config points at that cannot be used (missing, unreadable, mode too open) is
+ * a configuration error at start (exit 78, like listen.tls files), not a runtime file error.
+ */
+function asConfigError(error: unknown): never {
+  if (!isPgkeyError(error, 'ERR_FILE')) throw error;
+  throw new PgkeyError('ERR_CONFIG', {
+    message: `upstream.ca: ${error.message}`,
+    hint: error.hint,
+    reason: error.reason,
+    cause: error,
+  });
 }
 
 function missing(key: string, auth: string): PgkeyError {

@@ -1,5 +1,5 @@
 import type { AuditLog } from '../audit/audit-log.ts';
-import { identityFields, type SessionEndReason } from '../audit/events.ts';
+import { identityFields } from '../audit/events.ts';
 import { PgkeyError } from '../errors/pgkey-error.ts';
 import type { Metrics } from '../ops/metrics.ts';
 import type { Clock } from '../runtime/clock.ts';
@@ -71,7 +71,7 @@ export function createSessionObserver(
           type: 'session.end',
           session: session.id,
           client: session.client,
-          reason: info.reason as SessionEndReason,
+          reason: info.reason,
           duration_ms: clock.now() - session.startedAt,
           bytes_from_client: info.bytesFromClient,
           bytes_from_server: info.bytesFromServer,

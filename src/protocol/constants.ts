@@ -40,6 +40,10 @@ export const FRONTEND = {
   /** PasswordMessage, SASLInitialResponse and SASLResponse all use 'p'; state tells them apart. */
   Password: 0x70, // 'p'
   Terminate: 0x58, // 'X'
+  /** The three messages the server answers with ReadyForQuery (protocol-flow.html). */
+  Query: 0x51, // 'Q'
+  Sync: 0x53, // 'S'
+  FunctionCall: 0x46, // 'F'
 } as const;
 
 /** AuthenticationXXX subtypes inside an 'R' message. */

@@ -71,9 +71,9 @@ function decodeStartupMessage(version: number, body: Buffer): StartupPacket {
       if (offset !== body.length - 1) throw invalidLayout();
       break;
     }
-    const name = readCString(body, offset);
+    const name = readCString(body, offset, 'startup packet');
     offset = name.next;
-    const value = readCString(body, offset);
+    const value = readCString(body, offset, `the value of startup parameter "${name.text}"`);
     offset = value.next;
     if (name.text.startsWith('_pq_.')) {
       protocolOptions.push(name.text);
@@ -90,14 +90,14 @@ function decodeStartupMessage(version: number, body: Buffer): StartupPacket {
   return { kind: 'startup', major, minor, parameters, protocolOptions };
 }
 
-function readCString(body: Buffer, offset: number): { text: string; next: number } {
+function readCString(body: Buffer, offset: number, where: string): { text: string; next: number } {
   const end = body.indexOf(0, offset);
   if (end === -1) throw invalidLayout();
   let text: string;
   try {
     text = utf8.decode(body.subarray(offset, end));
   } catch {
-    throw protocolViolation('invalid_utf8', 'invalid UTF-8 in startup packet');
+    throw protocolViolation('invalid_utf8', `invalid UTF-8 in ${where}`);
   }
   return { text, next: end + 1 };
 }

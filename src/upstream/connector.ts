@@ -260,6 +260,10 @@ function outOfOrder(): PgkeyError {
 }
 
 function asUpstreamError(error: unknown): PgkeyError {
+  // The codec's 08P01 describes a peer's bad bytes as the client's; here the server sent them.
+  if (isPgkeyError(error, 'ERR_PROTOCOL_VIOLATION')) {
+    return new PgkeyError('ERR_UPSTREAM_PROTOCOL', { reason: 'upstream_malformed', cause: error });
+  }
   if (isPgkeyError(error)) return error;
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   return new PgkeyError('ERR_UPSTREAM_UNAVAILABLE', {

@@ -41,6 +41,13 @@ describe('config docs', () => {
       'upstream.ca.key',
       'upstream.scram.secrets_file',
       'audit.file',
+      'directory.sqlite.file',
+      'directory.postgres.url_file',
+      'idp.tls.cert',
+      'idp.tls.key',
+      'idp.clients[].client_secret_file',
+      'idp.authenticators.trusted_roots',
+      'idp.authenticators.mds_blob',
     ]);
     assert.equal(byPath.get('policy[].fresh_auth')?.type, 'duration');
     assert.equal(byPath.get('listen.handshake_timeout')?.default, '30s');

@@ -280,6 +280,86 @@ const CASES: readonly Case[] = [
     error:
       'policy[1].fresh_auth: workload identities never log in with a security key, so this rule could never grant',
   },
+  {
+    rule: 'idp-issuer',
+    title: 'http idp issuer off loopback',
+    edit: (c) => (c.idp = { issuer: 'http://login.example.com', trust_proxy: true }),
+    error: 'idp.issuer: must use https:// (http:// only for loopback hosts)',
+  },
+  {
+    rule: 'idp-issuer',
+    title: 'https idp issuer without TLS or a proxy',
+    edit: (c) => (c.idp = { issuer: 'https://login.example.com' }),
+    error:
+      'idp.tls: required for an https:// issuer, unless TLS ends at a proxy (set idp.trust_proxy)',
+  },
+  {
+    rule: 'idp-issuer',
+    title: 'idp issuer with a trailing slash',
+    edit: (c) => (c.idp = { issuer: 'http://localhost:8080/' }),
+    error: 'idp.issuer: no trailing slash: verifiers compare `iss` byte for byte',
+  },
+  {
+    rule: 'idp-webauthn',
+    title: 'an IP address as RP ID',
+    edit: (c) => (c.idp = { issuer: 'http://127.0.0.1:8080' }),
+    error:
+      'idp.issuer: WebAuthn RP IDs are domain names, not IP addresses: use e.g. http://localhost',
+  },
+  {
+    rule: 'idp-webauthn',
+    title: 'rp_id that does not cover the issuer',
+    edit: (c) => (c.idp = { issuer: 'http://localhost:8080', rp_id: 'example.com' }),
+    error:
+      'idp.rp_id: the issuer host localhost is not example.com or below it (WebAuthn L3 §5.1.4.1)',
+  },
+  {
+    rule: 'idp-webauthn',
+    title: 'aaguids without require_attested',
+    edit: (c) =>
+      (c.idp = {
+        issuer: 'http://localhost:8080',
+        authenticators: { aaguids: ['ee882879-721c-4913-9775-3dfcce97072a'] },
+      }),
+    error:
+      'idp.authenticators.aaguids: needs require_attested: an AAGUID without a verified attestation is self-asserted',
+  },
+  {
+    rule: 'idp-clients',
+    title: 'duplicate client ids',
+    edit: (c) =>
+      (c.idp = {
+        issuer: 'http://localhost:8080',
+        clients: [
+          { client_id: 'app', redirect_uris: ['https://app.example.com/cb'] },
+          { client_id: 'app', redirect_uris: ['https://app.example.com/cb2'] },
+        ],
+      }),
+    error: 'idp.clients[1].client_id: duplicate client_id "app" (also idp.clients[0])',
+  },
+  {
+    rule: 'idp-clients',
+    title: 'http redirect URI off loopback',
+    edit: (c) =>
+      (c.idp = {
+        issuer: 'http://localhost:8080',
+        clients: [{ client_id: 'app', redirect_uris: ['http://app.example.com/cb'] }],
+      }),
+    error: 'idp.clients[0].redirect_uris[0]: must use https:// (http:// only for loopback hosts)',
+  },
+  {
+    rule: 'idp-lifetimes',
+    title: 'session shorter than an access token',
+    edit: (c) =>
+      (c.idp = { issuer: 'http://localhost:8080', session_max: '5m', access_token_ttl: '10m' }),
+    error: 'idp.session_max: must be at least idp.access_token_ttl',
+  },
+  {
+    rule: 'idp-gateway-trust',
+    title: 'the issuers entry for the provider uses another profile',
+    edit: (c) => (c.idp = { issuer: 'https://idp.example.com', trust_proxy: true }),
+    error: 'issuers[0].profile: must be "builtin" for the built-in provider',
+  },
 ];
 
 function check(edit?: Edit) {
@@ -382,6 +462,11 @@ describe('warnings', () => {
       'wide clock skew',
       (c) => (c.issuers[0]!.clock_skew = '10m'),
       'issuers[0].clock_skew: more than 5m keeps expired tokens usable for longer',
+    ],
+    [
+      'a provider the gateway does not trust',
+      (c) => (c.idp = { issuer: 'https://login.example.com', trust_proxy: true }),
+      'idp.issuer: no issuers[] entry has this issuer: the gateway will not accept tokens from its own provider',
     ],
   ];
   for (const [title, edit, expected] of WARNINGS) {

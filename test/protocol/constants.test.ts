@@ -40,7 +40,13 @@ describe('protocol constants', () => {
       ReadyForQuery: 'Z',
       NegotiateProtocolVersion: 'v',
     });
-    assert.deepEqual(letters(FRONTEND), { Password: 'p', Terminate: 'X' });
+    assert.deepEqual(letters(FRONTEND), {
+      Password: 'p',
+      Terminate: 'X',
+      Query: 'Q',
+      Sync: 'S',
+      FunctionCall: 'F',
+    });
     assert.deepEqual(letters(TRANSACTION_STATUS), { Idle: 'I', InTransaction: 'T', Failed: 'E' });
     assert.deepEqual(
       [

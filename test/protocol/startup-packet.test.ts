@@ -255,7 +255,7 @@ describe('decodeStartupPacket: StartupMessage', () => {
       'invalid UTF-8 in a value',
       '00000013 00030000 7573657200 616cff636500 00',
       'invalid_utf8',
-      'invalid UTF-8 in startup packet',
+      'invalid UTF-8 in the value of startup parameter "user"',
     ],
     [
       'invalid UTF-8 in a name',
@@ -267,19 +267,19 @@ describe('decodeStartupPacket: StartupMessage', () => {
       'an overlong encoding of "/"',
       '00000011 00030000 7573657200 c0af00 00',
       'invalid_utf8',
-      'invalid UTF-8 in startup packet',
+      'invalid UTF-8 in the value of startup parameter "user"',
     ],
     [
       'an encoded surrogate',
       '00000012 00030000 7573657200 eda08000 00',
       'invalid_utf8',
-      'invalid UTF-8 in startup packet',
+      'invalid UTF-8 in the value of startup parameter "user"',
     ],
     [
       'a truncated sequence',
       '00000011 00030000 7573657200 61e200 00',
       'invalid_utf8',
-      'invalid UTF-8 in startup packet',
+      'invalid UTF-8 in the value of startup parameter "user"',
     ],
   ];
   for (const [what, vector, reason, message] of refusals) {

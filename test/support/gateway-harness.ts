@@ -55,7 +55,12 @@ export interface HarnessOptions {
   readonly policy?: ConfigInput['policy'];
   readonly session?: ConfigInput['session'];
   readonly listen?: Partial<NonNullable<ConfigInput['listen']>>;
-  readonly upstream?: Partial<ConfigInput['upstream']>;
+  /**
+   * Overrides for `upstream`; a function is called once the cluster runs, for tests that put
+   * something of their own between the gateway and PostgreSQL (a proxy, a hostile server).
+   */
+  readonly upstream?:
+    Partial<ConfigInput['upstream']> | ((pg: PgCluster) => Partial<ConfigInput['upstream']>);
   readonly pgSettings?: Record<string, string>;
   readonly clock?: Clock;
   readonly logger?: Logger;
@@ -134,7 +139,7 @@ export async function startGatewayHarness(options: HarnessOptions = {}): Promise
         tls: { ca: pg.serverCaFile, servername: 'localhost' },
         auth,
         ...(auth === 'cert' ? { ca: caFiles } : { scram: { secrets_file: secretsFile } }),
-        ...options.upstream,
+        ...(typeof options.upstream === 'function' ? options.upstream(pg) : options.upstream),
       },
       policy: options.policy ?? DEFAULT_POLICY,
       ...(options.session === undefined ? {} : { session: options.session }),

@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import {
+  activeBackends,
+  connectPg,
+  liveSessionId,
+  readAudit,
+  sessionEnd,
+  waitFor,
+  type AuditLine,
+} from '../support/e2e-clients.ts';
+import {
+  DEFAULT_POLICY,
+  startGatewayHarness,
+  type GatewayHarness,
+} from '../support/gateway-harness.ts';
+
+const EXPIRED = 'terminating connection because the token it was opened with expired';
+const EXPIRED_HINT = 'log in again (pgkey login) and reconnect';
+
+/** The error a query gets when the gateway ends the session under it. */
+async function queryError(query: Promise<unknown>): Promise<pg.DatabaseError> {
+  try {
+    await query;
+  } catch (error) {
+    assert.ok(error instanceof pg.DatabaseError, `expected a DatabaseError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail('expected the query to fail');
+}
+
+function assertEnded(end: AuditLine, reason: string): void {
+  assert.equal(end.reason, reason);
+  assert.ok((end.bytes_from_client ?? 0) > 0, 'the client sent a query');
+  assert.ok(typeof end.duration_ms === 'number' && end.duration_ms > 0);
+}
+
+describe('session limits through the gateway', () => {
+  let h: GatewayHarness;
+  before(async () => {
+    h = await startGatewayHarness({
+      policy: [
+        ...DEFAULT_POLICY,
+        {
+          name: 'contractors',
+          match: { groups: ['contractors'] },
+          databases: ['warehouse'],
+          roles: ['reporting'],
+          max_session: '3s',
+        },
+      ],
+    });
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  /**
+   * An ended session's statement must not run on upstream: PostgreSQL only notices a closed
+   * socket when it next writes, so a 10 s pg_sleep would otherwise outlive the session.
+   */
+  async function upstreamStopped(query: string): Promise<void> {
+    await waitFor(
+      `no upstream backend still running ${query}`,
+      async () => (await activeBackends(h, query)) === 0,
+      3000,
+    );
+  }
+
+  it('ends a psql session when its token expires: FATAL 57P01 with the reason', async () => {
+    const token = await h.token(['analytics'], {}, 3);
+    const result = await h.psql(token, ['-At', '-c', 'SELECT 1', '-c', 'SELECT pg_sleep(10)']);
+    assert.equal(result.code, 2);
+    assert.equal(result.stdout, '1\n');
+    assert.ok(
+      result.stderr.startsWith(`FATAL:  ${EXPIRED}\nHINT:  ${EXPIRED_HINT}\n`),
+      result.stderr,
+    );
+    assert.match(result.stderr, /connection to server was lost\n$/);
+    const start = readAudit(h).findLast((e) => e.type === 'session.start');
+    assert.ok(start?.session !== undefined);
+    assertEnded(await sessionEnd(h, start.session), 'token_expired');
+    await upstreamStopped('SELECT pg_sleep(10)');
+  });
+
+  it('ends an idle pg client when its token expires, and says why', async () => {
+    const client = await connectPg(h, await h.token(['analytics'], {}, 3), { user: 'reporting' });
+    const id = await liveSessionId(h, 'reporting');
+    try {
+      await client.query('SELECT 1');
+      // Nothing is in flight: the FATAL arrives on its own, as an 'error' event.
+      const error = await waitFor('the FATAL', () => client.errors[0]);
+      assert.ok(error instanceof pg.DatabaseError, String(error));
+      assert.equal(error.code, '57P01');
+      assert.equal(error.severity, 'FATAL');
+      assert.equal(error.message, EXPIRED);
+      assert.equal(error.hint, EXPIRED_HINT);
+      await assert.rejects(client.query('SELECT 1'), /not queryable/);
+      assertEnded(await sessionEnd(h, id), 'token_expired');
+      assert.equal(h.gateway.sessions.size, 0);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('ends a session at the rule’s max_session with 57P01', async () => {
+    const client = await connectPg(h, await h.token(['contractors']), { user: 'reporting' });
+    const id = await liveSessionId(h, 'reporting');
+    try {
+      const error = await queryError(client.query('SELECT pg_sleep(10)'));
+      assert.equal(error.code, '57P01');
+      assert.equal(error.severity, 'FATAL');
+      assert.equal(
+        error.message,
+        'terminating connection: session reached its maximum length of 3s',
+      );
+      assertEnded(await sessionEnd(h, id), 'max_session');
+      await upstreamStopped('SELECT pg_sleep(10)');
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('ends an idle client after session.idle_timeout with 57P05', async () => {
+    const original = h.config;
+    await h.gateway.reload({ ...original, session: { ...original.session, idle_timeout: 2000 } });
+    try {
+      const client = await connectPg(h, await h.token(['analytics']));
+      const id = await liveSessionId(h, 'analyst');
+      try {
+        await client.query('SELECT 1');
+        const error = await waitFor('the idle FATAL', () => client.errors[0]);
+        assert.ok(error instanceof pg.DatabaseError, String(error));
+        assert.equal(error.code, '57P05');
+        assert.equal(error.severity, 'FATAL');
+        assert.equal(error.message, 'terminating connection due to idle timeout');
+        assertEnded(await sessionEnd(h, id), 'idle_timeout');
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await h.gateway.reload(original);
+    }
+  });
+
+  it('records session.start before session.end for every session, once each', () => {
+    const records = readAudit(h).filter((e) => e.type.startsWith('session.'));
+    const sessions = new Set(records.map((e) => e.session));
+    assert.equal(sessions.size, 4);
+    for (const session of sessions) {
+      const types = records.filter((e) => e.session === session).map((e) => e.type);
+      assert.deepEqual(types, ['session.start', 'session.end']);
+    }
+  });
+});

@@ -1,0 +1,97 @@
+/** Directory contract: subscriptions and closing. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { DirectoryChange } from '../../src/store/directory.ts';
+import { T0, credential, newUser, rejectsWith, settle } from './contract-support.ts';
+import type { CurrentDirectory } from './contract-support.ts';
+
+export function lifecycleContract(current: CurrentDirectory): void {
+  describe('subscribe', () => {
+    it('delivers each change to every subscriber until it unsubscribes', async () => {
+      const d = current();
+      const user = await newUser(d);
+      await d.credentials.add(credential(user.id, 'k1'));
+      await d.credentials.add(credential(user.id, 'k2'));
+      const first: DirectoryChange[] = [];
+      const second: DirectoryChange[] = [];
+      const stopFirst = d.subscribe((c) => first.push(c));
+      const stopSecond = d.subscribe((c) => second.push(c));
+      await d.credentials.revoke('k1', 'lost', T0);
+      stopFirst();
+      stopFirst(); // idempotent
+      await d.credentials.revoke('k2', 'lost', T0);
+      await settle();
+      assert.deepEqual(
+        first.map((c) => c.kind === 'credential.revoked' && c.credentialId),
+        ['k1'],
+      );
+      assert.deepEqual(
+        second.map((c) => c.kind === 'credential.revoked' && c.credentialId),
+        ['k1', 'k2'],
+      );
+      stopSecond();
+    });
+
+    it('delivers nothing for an operation that failed', async () => {
+      const d = current();
+      const changes: DirectoryChange[] = [];
+      d.subscribe((c) => changes.push(c));
+      await rejectsWith(d.credentials.revoke('unknown', 'lost', T0), 'ERR_NOT_FOUND');
+      await rejectsWith(d.users.setDisabled('unknown', true, 'x', T0), 'ERR_NOT_FOUND');
+      await settle();
+      assert.deepEqual(changes, []);
+    });
+
+    it('keeps delivering to the others when one subscriber throws', async () => {
+      const d = current();
+      const user = await newUser(d);
+      const seen: DirectoryChange[] = [];
+      const thrown: unknown[] = [];
+      // The throw resurfaces as an uncaught exception by design. For this test only, it is
+      // caught here instead of by the test runner's own handler.
+      const runners = process.rawListeners('uncaughtException') as ((e: unknown) => void)[];
+      process.removeAllListeners('uncaughtException');
+      const onUncaught = (error: unknown) => thrown.push(error);
+      process.on('uncaughtException', onUncaught);
+      try {
+        d.subscribe(() => {
+          throw new Error('listener bug');
+        });
+        d.subscribe((c) => seen.push(c));
+        await d.users.setDisabled(user.id, true, 'gone', T0);
+        await settle();
+      } finally {
+        process.off('uncaughtException', onUncaught);
+        for (const listener of runners) process.on('uncaughtException', listener);
+      }
+      assert.equal(seen.length, 1);
+      assert.equal(thrown.length, 1);
+    });
+  });
+
+  describe('close', () => {
+    it('refuses every use after close with ERR_STORE_UNAVAILABLE; closing twice is fine', async () => {
+      const d = current();
+      const user = await newUser(d);
+      await d.close();
+      await d.close();
+      await rejectsWith(d.users.get(user.id), 'ERR_STORE_UNAVAILABLE', 'directory_closed');
+      await rejectsWith(d.credentials.add(credential(user.id, 'k')), 'ERR_STORE_UNAVAILABLE');
+      await rejectsWith(d.users.setDisabled(user.id, true, 'x', T0), 'ERR_STORE_UNAVAILABLE');
+      await rejectsWith(d.invites.consume('h', T0), 'ERR_STORE_UNAVAILABLE');
+      assert.throws(
+        () => d.subscribe(() => undefined),
+        (e: unknown) => e instanceof Error && /closed/.test(e.message),
+      );
+    });
+
+    it('lets operations already started finish before closing', async () => {
+      const d = current();
+      const user = await newUser(d);
+      const pending = d.credentials.add(credential(user.id, 'in-flight'));
+      const closing = d.close();
+      assert.equal((await pending).id, 'in-flight');
+      await closing;
+    });
+  });
+}
