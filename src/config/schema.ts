@@ -391,7 +391,7 @@ const idp = z
       .boolean()
       .default(false)
       .describe(
-        'TLS ends at a reverse proxy in front of the listener: trust its X-Forwarded-Proto and X-Forwarded-For.',
+        'TLS ends at a reverse proxy in front of the listener: trust its X-Forwarded-Proto, -Host and -For headers (so only that proxy may reach the listener).',
       ),
     rp_id: z
       .string()
