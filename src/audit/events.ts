@@ -83,7 +83,52 @@ export interface SessionEndEvent extends AuditCommon {
   readonly bytes_from_server: number;
 }
 
-export type AuditEvent = AuthSuccessEvent | AuthFailureEvent | SessionStartEvent | SessionEndEvent;
+/** pgkey ended a live session itself: revocation, an administrator, the audit trail failing. */
+export interface SessionTerminatedEvent extends AuditCommon {
+  readonly type: 'session.terminated';
+  readonly reason: SessionEndReason;
+  readonly role: string;
+  readonly database: string;
+  /** What happened, in words: "security key revoked: lost", "terminated by bob@example.com". */
+  readonly detail: string;
+}
+
+/**
+ * Changes to the directory (built-in identity provider), recorded by the process that made
+ * them: the CLI, an admin page, the owner on "my keys".
+ */
+export const DIRECTORY_EVENT_TYPES = [
+  'key.added',
+  'key.renamed',
+  'key.revoked',
+  'user.created',
+  'user.disabled',
+  'user.enabled',
+  'group.added',
+  'group.removed',
+  'invite.created',
+] as const;
+export type DirectoryEventType = (typeof DIRECTORY_EVENT_TYPES)[number];
+
+export interface DirectoryEvent extends Omit<AuditCommon, 'client'> {
+  readonly type: DirectoryEventType;
+  /** Who did it: an e-mail for a person, `cli:<os user>` for the command line. */
+  readonly actor: string;
+  /** The user it was done to (e-mail). */
+  readonly user: string;
+  readonly credential_id?: string;
+  readonly group?: string;
+  readonly reason?: string;
+  readonly client?: AuditClient;
+}
+
+export type AuditEvent =
+  | AuthSuccessEvent
+  | AuthFailureEvent
+  | SessionStartEvent
+  | SessionEndEvent
+  | SessionTerminatedEvent
+  | DirectoryEvent;
 export type AuditEventType = AuditEvent['type'];
 
 /** What a caller passes to AuditLog.emit: the log fills in `time` and `id`. */
@@ -101,6 +146,17 @@ export const AUDIT_DURABILITY = {
   'auth.failure': false,
   'session.start': true,
   'session.end': false,
+  'session.terminated': false,
+  // A revocation or a disabled account is what an investigator asks about first.
+  'key.revoked': true,
+  'user.disabled': true,
+  'key.added': true,
+  'key.renamed': false,
+  'user.created': false,
+  'user.enabled': true,
+  'group.added': true,
+  'group.removed': true,
+  'invite.created': true,
 } as const satisfies Record<AuditEventType, boolean>;
 
 /** The identity part of an event. Only what an investigator needs; never the claims set. */

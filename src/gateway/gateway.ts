@@ -1,4 +1,5 @@
 import { AuditLog } from '../audit/audit-log.ts';
+import { identityFields } from '../audit/events.ts';
 import { FileSink } from '../audit/file-sink.ts';
 import type { Config } from '../config/schema.ts';
 import { decide } from '../policy/decide.ts';
@@ -6,6 +7,7 @@ import { startAdminServer } from '../ops/admin-server.ts';
 import { createMetrics } from '../ops/metrics.ts';
 import { systemClock, type Clock } from '../runtime/clock.ts';
 import type { Logger } from '../runtime/logger.ts';
+import type { Directory } from '../store/directory.ts';
 import { cryptoRandom, type Random } from '../runtime/random.ts';
 import { sendUpstreamCancel } from '../upstream/cancel.ts';
 import { HandshakeSlots, RateLimiter } from './address-limits.ts';
@@ -14,6 +16,7 @@ import type { GatewayContext } from './context.ts';
 import { startListener } from './listener.ts';
 import { buildRuntimeState, type RuntimeState } from './runtime-state.ts';
 import { createSessionObserver } from './session-observer.ts';
+import { checkAgainstDirectory, watchRevocations } from './revocation.ts';
 import { SessionRegistry } from './session-registry.ts';
 
 export interface GatewayOptions {
@@ -22,6 +25,13 @@ export interface GatewayOptions {
   readonly clock?: Clock;
   readonly random?: Random;
   readonly fetch?: typeof globalThis.fetch;
+  /** The audit trail; opened from `config.audit` when not given (tests, the gateway alone). */
+  readonly audit?: AuditLog;
+  /**
+   * The built-in provider's directory: tokens it issued are checked against it at login, and
+   * its changes (revoked keys, disabled users, lost groups) end live sessions.
+   */
+  readonly directory?: Directory;
 }
 
 export interface Gateway {
@@ -29,6 +39,7 @@ export interface Gateway {
   readonly port: number;
   readonly adminAddress: string;
   readonly sessions: SessionRegistry;
+  readonly audit: AuditLog;
   /** Applies a new config to new connections: TLS, issuers, policy, upstream credentials. */
   reload(config: Config): Promise<void>;
   /** Stops accepting, lets sessions finish for drain_timeout, then ends the rest. */
@@ -59,11 +70,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let certIssuer = (state as Awaited<ReturnType<typeof buildRuntimeState>>).certIssuer;
   let draining = false;
 
-  const audit = new AuditLog({
-    sink: await FileSink.open({ file: options.config.audit.file }),
-    clock,
-    random,
-  });
+  const audit =
+    options.audit ??
+    new AuditLog({ sink: await FileSink.open({ file: options.config.audit.file }), clock, random });
+  const ownsAudit = options.audit === undefined;
+  const builtinIssuer = options.config.idp?.issuer;
+  const directoryCheck =
+    options.directory === undefined || builtinIssuer === undefined
+      ? undefined
+      : checkAgainstDirectory(options.directory, builtinIssuer);
   const sessions = new SessionRegistry();
   const cancelKeys = new CancelKeys(random);
   const ctx: GatewayContext = {
@@ -73,7 +88,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     listen: () => state.config.listen,
     session: () => state.config.session,
     tlsContext: () => state.tlsContext,
-    verifyToken: (token) => state.verifier.verify(token),
+    verifyToken: async (token) => {
+      const identity = await state.verifier.verify(token);
+      await directoryCheck?.(identity);
+      return identity;
+    },
     authorize: (identity, request) => decide(state.config.policy, identity, request, clock.now()),
     upstreamTarget: () => state.target,
     upstreamTimeoutMs: () => state.config.upstream.connect_timeout,
@@ -111,17 +130,44 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     'pgkey gateway ready',
   );
 
+  const stopWatching =
+    options.directory === undefined || builtinIssuer === undefined
+      ? undefined
+      : watchRevocations({
+          directory: options.directory,
+          sessions,
+          builtinIssuer,
+          policy: () => state.config.policy,
+          clock,
+          logger,
+          onTerminated: (session, detail) => {
+            audit
+              .emit({
+                type: 'session.terminated',
+                session: session.id,
+                client: session.client,
+                reason: 'revoked',
+                role: session.role,
+                database: session.database,
+                detail,
+                ...identityFields(session.identity),
+              })
+              .catch((error: unknown) => logger.error({ err: error }, 'audit write failed'));
+          },
+        });
+
   let closed = false;
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
     draining = true;
+    stopWatching?.();
     await listener.close();
     listener.abortHandshakes();
     sessions.terminateWhere(() => true, 'shutdown');
     await waitFor(() => sessions.size === 0, 2000);
     await admin.close();
-    await audit.close();
+    if (ownsAudit) await audit.close();
   };
 
   return {
@@ -129,6 +175,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     port: listener.port,
     adminAddress: admin.address,
     sessions,
+    audit,
     async reload(config) {
       const next = await buildRuntimeState(config, {
         ...runtimeDeps,

@@ -179,6 +179,7 @@ export function toIdentity(
       : undefined,
     actor,
     tokenId: optionalString(claims, 'jti'),
+    issuedAt: numericDate(claims, 'iat'),
     expiresAt,
     claims: Object.freeze({ ...claims }),
   });

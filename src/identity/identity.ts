@@ -29,6 +29,8 @@ export interface Identity {
   readonly actor: string | undefined;
   /** `jti`, when present. */
   readonly tokenId: string | undefined;
+  /** `iat` in ms since the epoch, when present: revocation compares it with the directory. */
+  readonly issuedAt: number | undefined;
   /** `exp` in ms since the epoch. */
   readonly expiresAt: number;
   /** The verified claims set, for policy `match.claims`. Never logged whole. */

@@ -32,6 +32,7 @@ const identity: Identity = {
   deviceBound: true,
   actor: undefined,
   tokenId: 'jti-1',
+  issuedAt: undefined,
   expiresAt: 1,
   claims: { secret_claim: 'x' },
 };

@@ -29,6 +29,7 @@ function person(overrides: Partial<Identity> = {}): Identity {
     deviceBound: undefined,
     actor: undefined,
     tokenId: undefined,
+    issuedAt: undefined,
     expiresAt: NOW + 10 * MIN,
     claims: {},
     ...overrides,

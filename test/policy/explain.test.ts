@@ -24,6 +24,7 @@ const ann: Identity = {
   deviceBound: undefined,
   actor: undefined,
   tokenId: undefined,
+  issuedAt: undefined,
   expiresAt: NOW + 10 * MIN,
   claims: { dept: 'bi' },
 };

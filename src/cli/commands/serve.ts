@@ -3,7 +3,7 @@ import { configPath, parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 
 /**
- * `pgkey serve`: runs the gateway until SIGTERM/SIGINT (graceful drain, then exit 0).
+ * `pgkey serve`: runs the gateway (and the built-in identity provider, when `idp:` is set) until SIGTERM/SIGINT (graceful drain, then exit 0).
  * SIGHUP re-reads the config file and applies TLS certificates, issuers, policy and upstream
  * credentials to new connections without dropping live sessions; a bad file is logged and
  * the running config stays.
@@ -14,14 +14,14 @@ export const serve: Command = {
   usage: 'pgkey serve [--config pgkey.yaml]',
   async run(args, io) {
     const { values } = parseCommandArgs(args, { config: { type: 'string', short: 'c' } });
-    const [{ loadConfig }, { startGateway }, { createLogger }] = await Promise.all([
+    const [{ loadConfig }, { startPgkeyServer }, { createLogger }] = await Promise.all([
       import('../../config/load.ts'),
-      import('../../gateway/gateway.ts'),
+      import('../../server/pgkey-server.ts'),
       import('../../runtime/logger.ts'),
     ]);
     const file = resolve(io.cwd, configPath(values.config, io.env));
     const logger = createLogger();
-    const gateway = await startGateway({ config: await loadConfig(file), logger });
+    const gateway = await startPgkeyServer({ config: await loadConfig(file), logger });
 
     let reloading = Promise.resolve();
     const onHup = (): void => {
