@@ -52,7 +52,8 @@ const tpsFormat = (v: number): string =>
 const ratioFormat = (v: number): string => `${fixed(v, 2)}×`;
 const msFromUs = (v: number): string => fixed(v / 1000, 3);
 const usFormat = (v: number): string => signed(v, 0);
-const cpuFormat = (v: number): string => fixed(v, v >= 100 ? 0 : 1);
+const cpuFormat = (v: number): string =>
+  v >= 1000 ? Math.round(v).toLocaleString('en-US') : fixed(v, v >= 100 ? 0 : 1);
 
 function targetsIn(results: BenchResults): TargetName[] {
   const seen = new Set(results.runs.map((r) => r.target));
@@ -367,9 +368,9 @@ function interpretation(results: BenchResults): string {
       .filter((s) => s !== undefined);
     notes.push(
       `Latency floor (one client, simple protocol), added p50 over direct TLS PostgreSQL: ${parts.join(', ')}. ` +
-        'Each query crosses two more TLS sockets and two more loopback hops in user space; ' +
-        'for pgkey that is JavaScript on the event loop (decrypt, frame-track, encrypt) for ' +
-        'every message in both directions.',
+        'Each query crosses two more TLS sockets and two more loopback hops through a user ' +
+        'space process, and on two vCPUs three processes (pgbench, proxy, backend) must be ' +
+        'woken in turn; pgkey additionally passes every message through the Node event loop.',
     );
   }
   for (const run of ['T8', 'T32'] as const) {
@@ -393,10 +394,14 @@ function interpretation(results: BenchResults): string {
       `Per transaction pgkey spends ${fixed(pgkeyCpu / bouncerCpu, 1)}× the CPU of PgBouncer (C with ` +
         'libevent and OpenSSL, relaying each packet without leaving native code). On this box ' +
         'that CPU comes straight out of PostgreSQL and pgbench, which is why the throughput ' +
-        'gap to PgBouncer is larger here than it would be with the gateway on its own host.',
+        'gap to PgBouncer is larger here than it would be with the gateway on its own host. ' +
+        "A CPU profile of the relay puts about 90% of the gateway's active time in Node's " +
+        "native TLS socket writes (OpenSSL plus the send syscall) and under 5% in pgkey's own " +
+        'relay code (bench/README.md, "Profiling the gateway").',
     );
   }
   if (runs.includes('C8')) {
+    const pgkeyBeatsDirect = PGKEY_TARGETS.some((t) => (ratio('C8', t, 'direct') ?? 0) >= 1);
     const parts = targets
       .filter((t) => t !== 'direct')
       .map((t) => {
@@ -412,7 +417,13 @@ function interpretation(results: BenchResults): string {
         'keeps the server connection in its pool when the client leaves, so its C8 skips the ' +
         'backend fork and the upstream login altogether: that, not a faster handshake, is why ' +
         'it can beat direct PostgreSQL here. pgkey never pools (one upstream login per ' +
-        'client, as the identity must be the role), so direct PostgreSQL is its fair baseline.',
+        'client, as the identity must be the role), so direct PostgreSQL is its fair baseline.' +
+        (pgkeyBeatsDirect
+          ? ' Where pgkey matches or beats direct, it is because a direct SCRAM login makes ' +
+            'libpq run PBKDF2 (4,096 iterations) inside pgbench for every connection, while a ' +
+            'token login through pgkey costs the client nothing and pgkey caches its own ' +
+            'upstream SCRAM keys.'
+          : ''),
     );
   }
   if (results.idle.length > 0) {

@@ -56,7 +56,8 @@ export class Relay {
   #status: number = TRANSACTION_STATUS.Idle;
   #bytesFromClient = 0;
   #bytesFromServer = 0;
-  #lastActivity: number;
+  /** Bumped per chunk either way; the idle timer compares samples of it. */
+  #activity = 0;
   #ended = false;
   #clientClosed = false;
   #upstreamClosed = false;
@@ -69,7 +70,6 @@ export class Relay {
 
   constructor(options: RelayOptions) {
     this.#o = options;
-    this.#lastActivity = options.clock.now();
     this.#fromClient = new FrameTracker({
       onMessage: (type) => {
         if (type === FRONTEND.Query || type === FRONTEND.Sync || type === FRONTEND.FunctionCall)
@@ -132,7 +132,7 @@ export class Relay {
 
   #clientData(chunk: Buffer): void {
     if (this.#closing !== undefined || this.#ended) return;
-    this.#lastActivity = this.#o.clock.now();
+    this.#activity++;
     this.#bytesFromClient += chunk.length;
     try {
       this.#fromClient.feed(chunk);
@@ -146,7 +146,7 @@ export class Relay {
 
   #serverData(chunk: Buffer): void {
     if (this.#ended) return;
-    this.#lastActivity = this.#o.clock.now();
+    this.#activity++;
     if (this.#fatalSent) return;
     if (this.#closing !== undefined) {
       let used: number;
@@ -195,12 +195,25 @@ export class Relay {
     this.#finish(this.#endReason ?? 'terminated', undefined, () => undefined);
   }
 
+  /**
+   * Idleness is sampled, not timestamped: each chunk only bumps a counter (no clock read on
+   * the hot path), and a timer looks every quarter of the timeout. A session ends after
+   * between `ms` and 1.25 × `ms` with no traffic and no statement running (a ReadyForQuery
+   * still owed means the server is working, however quiet the wire is).
+   */
   #armIdle(ms: number): void {
     if (ms <= 0) return;
-    this.#cancelIdle = this.#o.clock.setTimer(ms, () => {
-      const idle = this.#o.clock.now() - this.#lastActivity;
-      // A statement still running (a ReadyForQuery is owed) is not idleness, however quiet.
-      if (idle >= ms && this.#owed === 0) {
+    const step = Math.max(Math.ceil(ms / 4), 1);
+    let seen = this.#activity;
+    let quiet = 0;
+    const tick = (): void => {
+      if (this.#activity !== seen || this.#owed > 0) {
+        seen = this.#activity;
+        quiet = 0;
+      } else {
+        quiet += step;
+      }
+      if (quiet >= ms) {
         this.terminate(
           {
             severity: 'FATAL',
@@ -209,10 +222,11 @@ export class Relay {
           },
           'idle_timeout',
         );
-      } else {
-        this.#armIdle(idle >= ms ? ms : ms - idle);
+        return;
       }
-    });
+      this.#cancelIdle = this.#o.clock.setTimer(step, tick);
+    };
+    this.#cancelIdle = this.#o.clock.setTimer(step, tick);
   }
 
   #finish(reason: RelayEndReason, error: unknown, then: () => void): void {

@@ -79,7 +79,18 @@ export async function buildRuntimeState(
       certIssuer.setCa(ca);
     }
     const issuer = certIssuer;
-    credential = async (role) => ({ kind: 'cert', ...(await issuer.credentialFor(role)) });
+    // The same object for as long as the issuer caches the certificate, so the connector's
+    // per-credential TLS context (parsed CA, key and certificate) is built once per window.
+    const wrapped = new WeakMap<object, UpstreamCredential>();
+    credential = async (role) => {
+      const issued = await issuer.credentialFor(role);
+      let found = wrapped.get(issued);
+      if (found === undefined) {
+        found = { kind: 'cert', key: issued.key, cert: issued.cert };
+        wrapped.set(issued, found);
+      }
+      return found;
+    };
   } else {
     if (upstream.scram === undefined) throw missing('upstream.scram', 'scram');
     const secrets = await loadScramSecrets(upstream.scram.secrets_file);

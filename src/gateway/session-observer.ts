@@ -81,8 +81,8 @@ export function createSessionObserver(
     },
 
     bytes(fromClient, fromServer) {
-      if (fromClient > 0) metrics.bytesTotal.inc({ direction: 'client_to_server' }, fromClient);
-      if (fromServer > 0) metrics.bytesTotal.inc({ direction: 'server_to_client' }, fromServer);
+      metrics.relayedBytes.clientToServer += fromClient;
+      metrics.relayedBytes.serverToClient += fromServer;
     },
 
     accepted() {

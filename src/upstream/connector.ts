@@ -115,6 +115,9 @@ function startTls(
     secureContext = tls.createSecureContext({
       ca: target.ca,
       minVersion: 'TLSv1.2',
+      // Classic groups only: PostgreSQL's OpenSSL picks one of these, and offering a
+      // post-quantum key share it cannot use would cost a key generation per connection.
+      ecdhCurve: 'X25519:P-256:P-384',
       ...(credential.kind === 'cert' ? { key: credential.key, cert: credential.cert } : {}),
     });
     contexts.set(credential, secureContext);
@@ -178,7 +181,7 @@ async function authenticate(
           case AUTH.SASL: {
             if (login.credential.kind !== 'scram') throw wrongMethod('SCRAM', 'cert');
             const mechanisms = decodeSaslMechanisms(message.data);
-            const der = socket.getPeerCertificate().raw;
+            const der = socket.getPeerX509Certificate()?.raw;
             scram = new ScramClient({
               password: login.credential.password,
               mechanisms,

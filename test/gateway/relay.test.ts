@@ -84,7 +84,11 @@ describe('Relay: ending a session while the server is busy', () => {
     t.server.write(readyForQuery(0x49));
     await tick();
     const answered = Buffer.concat(t.received).length;
-    t.clock.advance(1000);
+    t.clock.advance(750);
+    await tick();
+    assert.equal(Buffer.concat(t.received).length, answered, 'not yet: 750 ms of 1000');
+    // Idleness is sampled each quarter of the timeout: it ends by 1.25 × the timeout.
+    t.clock.advance(500);
     await tick();
     const after = Buffer.concat(t.received);
     assert.equal(after[answered], 0x45, 'the idle FATAL follows once the session is idle');
