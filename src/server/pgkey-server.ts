@@ -9,6 +9,7 @@ import type { Logger } from '../runtime/logger.ts';
 import { cryptoRandom, type Random } from '../runtime/random.ts';
 import type { Directory } from '../store/directory.ts';
 import { openDirectory } from '../store/open-directory.ts';
+import { idpBridges } from './idp-bridges.ts';
 import { webauthnSettings } from './webauthn-settings.ts';
 
 export interface PgkeyServer {
@@ -57,18 +58,21 @@ export async function startPgkeyServer(options: PgkeyServerOptions): Promise<Pgk
       ...(directory === undefined ? {} : { directory }),
     });
     if (config.idp !== undefined && directory !== undefined) {
-      const ceremonies = new WebAuthnCeremonies({
-        directory,
-        settings: await webauthnSettings(config.idp, clock, logger),
-        clock,
-        random,
-      });
+      const settings = await webauthnSettings(config.idp, clock, logger);
+      const ceremonies = new WebAuthnCeremonies({ directory, settings, clock, random });
+      const bridges = idpBridges(gateway.sessions, audit, logger);
       idp = await startIdentityProvider({
         config: config.idp,
         directory,
         ceremonies,
         clock,
+        random,
         logger,
+        sessions: bridges.liveSessions,
+        onAdminAction: bridges.onAdminAction,
+        ...(settings.policy.mds === undefined
+          ? {}
+          : { authenticatorMetadata: settings.policy.mds }),
       });
       logger.info({ issuer: idp.issuer, address: idp.address }, 'pgkey identity provider ready');
     }

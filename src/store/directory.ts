@@ -102,7 +102,7 @@ export interface SigningKey {
   readonly expiresAt: number | undefined;
 }
 
-/** What changed, for live enforcement (the gateway ends sessions) and for other nodes. */
+/** What changed, for live enforcement (the gateway ends sessions) in every process and node. */
 export type DirectoryChange =
   | { readonly kind: 'user.disabled'; readonly userId: string; readonly reason: string }
   | { readonly kind: 'user.groups_changed'; readonly userId: string }
@@ -238,11 +238,11 @@ export interface Directory {
   readonly oidc: OidcStore;
   readonly signingKeys: SigningKeyStore;
   /**
-   * Calls `listener` for every change made through this directory, once, right after it
-   * commits — and, for the PostgreSQL store, through any other node sharing it
-   * (LISTEN/NOTIFY). A sqlite directory serves one process: it hears only its own changes.
-   * A listener that throws does not stop the others; its error resurfaces as an uncaught
-   * exception. Returns an unsubscribe function.
+   * Calls `listener` once per change: made here, right after COMMIT; made through another
+   * directory on the same store (another process on the sqlite file, e.g. the admin CLI;
+   * another node on PostgreSQL), within a second, through the `changes` feed (sqlite polls it
+   * while anyone is subscribed, PostgreSQL LISTENs). A listener that throws does not stop the
+   * others; its error resurfaces as an uncaught exception. Returns an unsubscribe function.
    */
   subscribe(listener: (change: DirectoryChange) => void): () => void;
   /** Lets started operations finish; later calls fail with ERR_STORE_UNAVAILABLE. Idempotent. */

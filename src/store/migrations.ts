@@ -109,6 +109,25 @@ CREATE TABLE {signing_keys} (
 ) STRICT;
 `,
   },
+  {
+    version: 2,
+    description: 'changes: the feed between processes sharing the file',
+    // The same columns as PostgreSQL's feed (change-rows.ts). AUTOINCREMENT: a seq is never
+    // reused, even after the newest row is pruned, so a reader's cursor never skips a row;
+    // writers hold the write lock, so rows commit in seq order.
+    sql: `
+CREATE TABLE {changes} (
+  seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+  origin        TEXT NOT NULL,          -- the directory instance that made the change
+  kind          TEXT NOT NULL,
+  user_id       TEXT NOT NULL,
+  credential_id TEXT,
+  reason        TEXT,
+  created_at    INTEGER NOT NULL
+) STRICT;
+CREATE INDEX changes_by_time ON {changes} (created_at);
+`,
+  },
 ];
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [

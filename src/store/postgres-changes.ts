@@ -12,17 +12,14 @@
  */
 import pg from 'pg';
 import type { Clock } from '../runtime/clock.ts';
-import type { DirectoryChange } from './directory.ts';
-import type { ChangeHub, Row, SqlDatabase } from './sql-database.ts';
-import { int, optText, text } from './sql-rows.ts';
+import { CHANGE_READ_BATCH, toChange } from './change-rows.ts';
+import type { ChangeHub, SqlDatabase } from './sql-database.ts';
+import { int, text } from './sql-rows.ts';
 
 export const CHANGE_CHANNEL = 'pgkey_directory';
-/** Feed rows older than this are pruned; a node offline longer re-reads state on restart. */
-export const CHANGE_RETENTION_MS = 24 * 3_600_000;
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5000;
 const READ_RETRY_MS = 1000;
-const READ_BATCH = 500;
 
 export interface ChangeFeedOptions {
   readonly db: SqlDatabase;
@@ -149,7 +146,7 @@ export class ChangeFeed {
     for (;;) {
       const rows = await this.#options.db.query(
         'SELECT * FROM {changes} WHERE seq > $1 ORDER BY seq LIMIT $2',
-        [this.#cursor, READ_BATCH],
+        [this.#cursor, CHANGE_READ_BATCH],
       );
       for (const row of rows) {
         if (this.#closed) return;
@@ -157,25 +154,7 @@ export class ChangeFeed {
         const change = text(row, 'origin') === this.#options.origin ? undefined : toChange(row);
         if (change !== undefined) this.#options.hub.deliver(change);
       }
-      if (rows.length < READ_BATCH) return;
+      if (rows.length < CHANGE_READ_BATCH) return;
     }
-  }
-}
-
-function toChange(row: Row): DirectoryChange | undefined {
-  const userId = text(row, 'user_id');
-  const reason = optText(row, 'reason') ?? '';
-  const kind = text(row, 'kind');
-  switch (kind) {
-    case 'user.disabled':
-      return { kind, userId, reason };
-    case 'user.groups_changed':
-      return { kind, userId };
-    case 'credential.revoked': {
-      const credentialId = optText(row, 'credential_id');
-      return credentialId === undefined ? undefined : { kind, userId, credentialId, reason };
-    }
-    default:
-      return undefined; // written by a newer pgkey: not ours to interpret
   }
 }

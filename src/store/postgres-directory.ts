@@ -11,7 +11,8 @@ import { PgkeyError } from '../errors/pgkey-error.ts';
 import { systemClock, type Clock } from '../runtime/clock.ts';
 import type { Directory, DirectoryChange } from './directory.ts';
 import { pendingMigrations, POSTGRES_MIGRATIONS, SCHEMA_VERSION_TABLE } from './migrations.ts';
-import { CHANGE_CHANNEL, CHANGE_RETENTION_MS, ChangeFeed } from './postgres-changes.ts';
+import { appendChange } from './change-rows.ts';
+import { CHANGE_CHANNEL, ChangeFeed } from './postgres-changes.ts';
 import { ChangeHub, closedError, driverError } from './sql-database.ts';
 import type { Row, SqlDatabase, SqlTransaction, SqlValue } from './sql-database.ts';
 import { createSqlDirectory } from './sql-directory.ts';
@@ -152,20 +153,7 @@ class PostgresDatabase implements SqlDatabase {
     // Held to COMMIT: feed rows commit in `seq` order, so a reader that has seen `seq` n
     // never later finds a smaller one appear (its cursor would skip it).
     await run('SELECT pg_advisory_xact_lock(hashtext($1))', [`pgkey changes ${this.#schema}`]);
-    const now = this.#clock.now();
-    await run(
-      `INSERT INTO {changes} (origin, kind, user_id, credential_id, reason, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6)`,
-      [
-        this.origin,
-        change.kind,
-        change.userId,
-        change.kind === 'credential.revoked' ? change.credentialId : null,
-        change.kind === 'user.groups_changed' ? null : change.reason,
-        now,
-      ],
-    );
-    await run('DELETE FROM {changes} WHERE created_at < $1', [now - CHANGE_RETENTION_MS]);
+    await appendChange({ query: run }, this.origin, change, this.#clock.now());
     await run('SELECT pg_notify($1, $2)', [CHANGE_CHANNEL, this.#schema]);
   }
 

@@ -18,8 +18,9 @@ export interface SqlSession {
 
 export interface SqlTransaction extends SqlSession {
   /**
-   * Records a change as part of the transaction: delivered to this process's listeners once,
-   * after COMMIT, and (PostgreSQL) to other nodes. Nothing is delivered on ROLLBACK.
+   * Records a change as part of the transaction (a row in the `changes` feed): delivered to
+   * this directory's listeners once, after COMMIT, and through the feed to other processes
+   * (sqlite) or nodes (PostgreSQL). Nothing is delivered on ROLLBACK.
    */
   emit(change: DirectoryChange): Promise<void>;
 }
@@ -37,12 +38,19 @@ export class ChangeHub {
   // Entries, not the functions themselves: subscribing one function twice delivers twice and
   // each unsubscribe removes only its own subscription.
   readonly #entries = new Set<{ readonly listener: ChangeListener }>();
+  readonly #onActive: ((active: boolean) => void) | undefined;
+
+  /** `onActive(true)` when the first subscriber arrives, `(false)` when the last one leaves. */
+  constructor(onActive?: (active: boolean) => void) {
+    this.#onActive = onActive;
+  }
 
   subscribe(listener: ChangeListener): () => void {
     const entry = { listener };
     this.#entries.add(entry);
+    if (this.#entries.size === 1) this.#onActive?.(true);
     return () => {
-      this.#entries.delete(entry);
+      if (this.#entries.delete(entry) && this.#entries.size === 0) this.#onActive?.(false);
     };
   }
 

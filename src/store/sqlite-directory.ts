@@ -1,19 +1,26 @@
 /**
  * The embedded directory: one node:sqlite file (DESIGN.md "Embedded default": no native
- * addons, zero setup). A sqlite directory serves ONE pgkey process: `subscribe` only hears
- * changes made through this process. The file itself stays consistent if a second process
- * opens it (a CLI command while the server runs): every single-use or compare-and-set step is
- * one statement, and multi-statement writes take the write lock up front (BEGIN IMMEDIATE),
- * waiting up to `busy_timeout` for the other process.
+ * addons, zero setup). One `pgkey serve` process owns the file; other processes may open it
+ * alongside (the admin CLI while the server runs), and everything stays consistent:
+ *
+ * - every single-use or compare-and-set step is one statement, and multi-statement writes
+ *   take the write lock up front (BEGIN IMMEDIATE), waiting up to `busy_timeout` for the
+ *   other process;
+ * - every change is written to the `changes` feed in its own transaction, so `subscribe`
+ *   hears changes made by any process on the file: its own at COMMIT, the others' within
+ *   a poll (sqlite-changes.ts). A revocation from the CLI ends sessions in the server.
  */
+import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { PgkeyError } from '../errors/pgkey-error.ts';
 import { systemClock, type Clock } from '../runtime/clock.ts';
+import { appendChange } from './change-rows.ts';
 import type { Directory, DirectoryChange } from './directory.ts';
 import { pendingMigrations, SCHEMA_VERSION_TABLE, SQLITE_MIGRATIONS } from './migrations.ts';
+import { ChangePoller } from './sqlite-changes.ts';
 import { createSqlDirectory } from './sql-directory.ts';
 import { ChangeHub, closedError, driverError } from './sql-database.ts';
 import type { Row, SqlDatabase, SqlTransaction, SqlValue } from './sql-database.ts';
@@ -26,8 +33,14 @@ const SQLITE_CONSTRAINT_PRIMARYKEY = 1555;
 const SQLITE_CONSTRAINT_UNIQUE = 2067;
 
 export interface SqliteDirectoryOptions {
-  /** Stamps `schema_version.applied_at`; every other time comes in as a `now` argument. */
+  /** Stamps `schema_version.applied_at` and feed rows; every other time is a `now` argument. */
   readonly clock?: Clock;
+  /**
+   * Times the poll for other processes' changes. Default systemClock even when `clock` is a
+   * test's ManualClock: changes then arrive within a second as they do over PostgreSQL's
+   * LISTEN/NOTIFY, whatever the fake time.
+   */
+  readonly pollClock?: Clock;
 }
 
 export async function openSqliteDirectory(
@@ -35,21 +48,32 @@ export async function openSqliteDirectory(
   options: SqliteDirectoryOptions = {},
 ): Promise<Directory> {
   await createPrivateFile(file);
-  const hub = new ChangeHub();
+  const clock = options.clock ?? systemClock;
+  let poller: ChangePoller | undefined;
+  // Polls only while someone listens (the admin CLI never does).
+  const hub = new ChangeHub((active) => (active ? poller?.start() : poller?.stop()));
+  const origin = randomUUID();
   let db: SqliteDatabase;
   try {
-    db = new SqliteDatabase(new DatabaseSync(file, { timeout: BUSY_TIMEOUT_MS }), hub);
+    db = new SqliteDatabase(new DatabaseSync(file, { timeout: BUSY_TIMEOUT_MS }), hub, {
+      origin,
+      clock,
+    });
   } catch (cause) {
     throw driverError(cause, 'other');
   }
   try {
     db.configure();
-    await db.migrate((options.clock ?? systemClock).now());
+    await db.migrate(clock.now());
+    poller = new ChangePoller({ file, origin, hub, clock: options.pollClock ?? systemClock });
   } catch (error) {
     await db.close();
-    throw error;
+    throw driverError(error, 'other');
   }
-  return createSqlDirectory(db, hub, () => db.close());
+  return createSqlDirectory(db, hub, async () => {
+    poller?.close();
+    await db.close();
+  });
 }
 
 /**
@@ -88,15 +112,21 @@ class SqliteDatabase implements SqlDatabase {
   readonly kind = 'sqlite';
   readonly #db: DatabaseSync;
   readonly #hub: ChangeHub;
+  readonly #feed: { readonly origin: string; readonly clock: Clock };
   readonly #statements = new Map<string, StatementSync>();
   // One connection, async callers: every statement and transaction waits its turn, so a
   // statement from one caller never runs inside another caller's open transaction.
   #tail: Promise<unknown> = Promise.resolve();
   #closed = false;
 
-  constructor(db: DatabaseSync, hub: ChangeHub) {
+  constructor(
+    db: DatabaseSync,
+    hub: ChangeHub,
+    feed: { readonly origin: string; readonly clock: Clock },
+  ) {
     this.#db = db;
     this.#hub = hub;
+    this.#feed = feed;
   }
 
   configure(): void {
@@ -129,11 +159,14 @@ class SqliteDatabase implements SqlDatabase {
     return this.#serial(async () => {
       this.#exec('BEGIN IMMEDIATE');
       const changes: DirectoryChange[] = [];
+      const query: SqlTransaction['query'] = (sql, params = []) =>
+        Promise.resolve(this.#run(sql, params));
       const tx: SqlTransaction = {
-        query: (sql, params = []) => Promise.resolve(this.#run(sql, params)),
-        emit: (change) => {
+        query,
+        emit: async (change) => {
+          // In the transaction: the row commits or rolls back with the change itself.
+          await appendChange({ query }, this.#feed.origin, change, this.#feed.clock.now());
           changes.push(change);
-          return Promise.resolve();
         },
       };
       let result: T;

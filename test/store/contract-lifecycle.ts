@@ -2,10 +2,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DirectoryChange } from '../../src/store/directory.ts';
-import { T0, credential, newUser, rejectsWith, settle } from './contract-support.ts';
-import type { CurrentDirectory } from './contract-support.ts';
+import { T0, credential, newUser, rejectsWith, settle, within } from './contract-support.ts';
+import type { AnotherDirectory, CurrentDirectory } from './contract-support.ts';
 
-export function lifecycleContract(current: CurrentDirectory): void {
+export function lifecycleContract(current: CurrentDirectory, another: AnotherDirectory): void {
   describe('subscribe', () => {
     it('delivers each change to every subscriber until it unsubscribes', async () => {
       const d = current();
@@ -30,6 +30,36 @@ export function lifecycleContract(current: CurrentDirectory): void {
         ['k1', 'k2'],
       );
       stopSecond();
+    });
+
+    it('delivers changes made through another directory on the store within a second, once', async () => {
+      // Another process on the sqlite file (the admin CLI), another node on PostgreSQL.
+      const d = current();
+      const other = await another();
+      const user = await newUser(d);
+      await d.credentials.add(credential(user.id, 'k1'));
+      await d.users.addGroup(user.id, 'dba');
+      const here: DirectoryChange[] = [];
+      const there: DirectoryChange[] = [];
+      d.subscribe((c) => here.push(c));
+      other.subscribe((c) => there.push(c));
+      await other.credentials.revoke('k1', 'reported lost', T0);
+      await other.users.removeGroup(user.id, 'dba', T0);
+      await other.users.setDisabled(user.id, true, 'offboarded', T0);
+      await within(1000, () => here.length >= 3, 'the changes made by the other directory');
+      for (let i = 0; i < 4; i++) await settle(); // past any duplicate delivery
+      const expected: DirectoryChange[] = [
+        {
+          kind: 'credential.revoked',
+          userId: user.id,
+          credentialId: 'k1',
+          reason: 'reported lost',
+        },
+        { kind: 'user.groups_changed', userId: user.id },
+        { kind: 'user.disabled', userId: user.id, reason: 'offboarded' },
+      ];
+      assert.deepEqual(here, expected, 'the other directory hears each change once');
+      assert.deepEqual(there, expected, 'the writer hears its own changes once');
     });
 
     it('delivers nothing for an operation that failed', async () => {

@@ -5,6 +5,8 @@ import type { Directory, DirectoryChange, NewCredential } from '../../src/store/
 
 /** Gives each test its directory; call it inside a test, not at registration. */
 export type CurrentDirectory = () => Directory;
+/** Opens another directory on the current one's storage; the contract closes it. */
+export type AnotherDirectory = () => Promise<Directory>;
 
 export const T0 = Date.UTC(2026, 0, 1);
 export const MINUTE = 60_000;
@@ -33,6 +35,14 @@ export function record(directory: Directory): DirectoryChange[] {
  * from the change feed), so "exactly once" is asserted after any duplicate would have come.
  */
 export const settle = () => new Promise((resolve) => setTimeout(resolve, 150));
+
+/** Resolves once `condition` holds, checking every 10 ms; rejects after `ms`. */
+export async function within(ms: number, condition: () => boolean, what: string): Promise<void> {
+  for (const deadline = Date.now() + ms; !condition();) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 
 let serial = 0;
 export async function newUser(directory: Directory, email?: string) {

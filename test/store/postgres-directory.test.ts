@@ -36,6 +36,7 @@ directoryContract('postgres', async () => {
   const directory = await open(schema);
   return {
     directory,
+    another: () => open(schema),
     async cleanup() {
       await directory.close();
       await cluster.query(`DROP SCHEMA ${schema} CASCADE`);

@@ -23,8 +23,13 @@ after(async () => {
 const nextFile = () => join(root, `d${++files}`, 'directory.db');
 
 directoryContract('sqlite', async () => {
-  const directory = await openSqliteDirectory(nextFile());
-  return { directory, cleanup: () => directory.close() };
+  const file = nextFile();
+  const directory = await openSqliteDirectory(file);
+  return {
+    directory,
+    another: () => openSqliteDirectory(file),
+    cleanup: () => directory.close(),
+  };
 });
 
 const invite = {
@@ -55,7 +60,7 @@ describe('sqlite directory file', () => {
         .prepare('SELECT version FROM schema_version')
         .all()
         .map((r) => r.version),
-      [1],
+      [1, 2],
     );
     raw.close();
     const again = await openSqliteDirectory(file);

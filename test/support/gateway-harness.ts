@@ -8,6 +8,8 @@ import { startGateway, type Gateway } from '../../src/gateway/gateway.ts';
 import { initUpstreamCa } from '../../src/pki/upstream-ca.ts';
 import type { Clock } from '../../src/runtime/clock.ts';
 import { silentLogger, type Logger } from '../../src/runtime/logger.ts';
+import { startPgkeyServer, type PgkeyServer } from '../../src/server/pgkey-server.ts';
+import { builtinIdp, builtinIdpConfig, type BuiltinIdp } from './builtin-idp.ts';
 import { startPgCluster, type PgCluster } from './pg-cluster.ts';
 import { createTestCa } from './test-pki.ts';
 import { TestIssuer } from './token-issuer.ts';
@@ -27,6 +29,12 @@ export interface GatewayHarness {
   readonly clientCaFile: string;
   readonly config: Config;
   readonly auditFile: string;
+  /** With `idp`: the whole server (gateway, provider, directory), as `pgkey serve` runs it. */
+  readonly server: PgkeyServer | undefined;
+  /** With `idp`: people, keys and tokens of the built-in provider. */
+  readonly idp: BuiltinIdp | undefined;
+  /** With `idp`: the config as a file, for `pgkey …` commands run as other processes. */
+  readonly configFile: string | undefined;
   /** libpq environment for a connection through the gateway (token as PGPASSWORD). */
   env(token: string, extra?: Record<string, string>): NodeJS.ProcessEnv;
   /** Runs psql through the gateway. */
@@ -64,6 +72,12 @@ export interface HarnessOptions {
   readonly pgSettings?: Record<string, string>;
   readonly clock?: Clock;
   readonly logger?: Logger;
+  /**
+   * Run the whole server (startPgkeyServer) with the built-in provider on a free localhost
+   * port and a sqlite directory in the temp dir; its tokens are accepted as issuer
+   * `builtin`. An object adds `idp:` keys. Absent: the gateway alone.
+   */
+  readonly idp?: boolean | Record<string, unknown>;
 }
 
 /** Roles every harness cluster has; scram mode gives each the password `pw-<role>`. */
@@ -118,6 +132,10 @@ export async function startGatewayHarness(options: HarnessOptions = {}): Promise
     );
     const jwksFile = await issuer.writeJwksFile(dir);
     const auditFile = join(dir, 'audit.jsonl');
+    const builtin =
+      options.idp === undefined || options.idp === false
+        ? undefined
+        : await builtinIdpConfig(options.idp === true ? {} : options.idp);
     const input: ConfigInput = {
       listen: {
         address: '127.0.0.1:0',
@@ -132,6 +150,7 @@ export async function startGatewayHarness(options: HarnessOptions = {}): Promise
           profile: 'builtin',
           jwks_file: jwksFile,
         },
+        ...(builtin === undefined ? [] : [builtin.issuerEntry]),
       ],
       upstream: {
         host: '127.0.0.1',
@@ -145,13 +164,27 @@ export async function startGatewayHarness(options: HarnessOptions = {}): Promise
       ...(options.session === undefined ? {} : { session: options.session }),
       audit: { file: auditFile },
       admin: { address: '127.0.0.1:0' },
+      ...(builtin === undefined ? {} : { idp: builtin.idp, directory: builtin.directory }),
     };
     const config = parseConfig(JSON.stringify(input), dir, 'harness.yaml');
-    const gateway = await startGateway({
-      config,
-      logger: options.logger ?? silentLogger,
-      ...(options.clock === undefined ? {} : { clock: options.clock }),
-    });
+    const logger = options.logger ?? silentLogger;
+    const clock = options.clock === undefined ? {} : { clock: options.clock };
+    let pgkey: PgkeyServer | undefined;
+    let configFile: string | undefined;
+    if (builtin !== undefined) {
+      configFile = join(dir, 'harness.yaml'); // JSON is YAML
+      await writeFile(configFile, JSON.stringify(input, null, 2), { mode: 0o600 });
+      pgkey = await startPgkeyServer({ config, logger, ...clock });
+    }
+    const gateway = pgkey?.gateway ?? (await startGateway({ config, logger, ...clock }));
+    const running = pgkey;
+    const idp =
+      running === undefined || config.idp === undefined
+        ? undefined
+        : await builtinIdp(running, config.idp).catch(async (error: unknown) => {
+            await running.close();
+            throw error;
+          });
 
     const env = (token: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
       PATH: process.env.PATH,
@@ -173,6 +206,9 @@ export async function startGatewayHarness(options: HarnessOptions = {}): Promise
       clientCaFile,
       config,
       auditFile,
+      server: pgkey,
+      idp,
+      configFile,
       env,
       psql: (token, args, o = {}) =>
         run(
@@ -193,7 +229,7 @@ export async function startGatewayHarness(options: HarnessOptions = {}): Promise
       token: (groups, claims = {}, ttlSeconds = 300) =>
         issuer.humanToken({ groups, email: 'alice@example.com', ...claims }, { ttlSeconds }),
       async close() {
-        await gateway.close();
+        await (pgkey ?? gateway).close();
         await pg.stop();
         await rm(dir, { recursive: true, force: true });
       },

@@ -1,12 +1,15 @@
 /**
  * /assets/*: the few static files the provider pages load from their own origin (no CDN):
- * the @simplewebauthn/browser UMD bundle, login.js and pgkey.css. Loaded into memory once at
- * start-up; a missing bundle fails the start, not the first sign-in.
+ * the @simplewebauthn/browser UMD bundle, login.js and pgkey.css, and the account pages'
+ * account.js and account.css. Loaded into memory once at start-up; a missing bundle fails the
+ * start, not the first sign-in.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PgkeyError } from '../../errors/pgkey-error.ts';
+import { ACCOUNT_SCRIPT } from '../pages/account-script.ts';
+import { ACCOUNT_STYLES } from '../pages/account-styles.ts';
 import { LOGIN_SCRIPT, STYLESHEET } from './login-script.ts';
 
 export interface Asset {
@@ -18,6 +21,7 @@ export interface Asset {
 export type Assets = ReadonlyMap<string, Asset>;
 
 const JS = 'text/javascript; charset=utf-8';
+const CSS = 'text/css; charset=utf-8';
 
 function asset(body: Buffer, type: string): Asset {
   return { body, type, etag: `"${createHash('sha256').update(body).digest('base64url')}"` };
@@ -42,7 +46,9 @@ export async function loadAssets(): Promise<Assets> {
   return new Map([
     ['simplewebauthn-browser.umd.min.js', asset(await simpleWebAuthnBundle(), JS)],
     ['login.js', asset(Buffer.from(LOGIN_SCRIPT), JS)],
-    ['pgkey.css', asset(Buffer.from(STYLESHEET), 'text/css; charset=utf-8')],
+    ['pgkey.css', asset(Buffer.from(STYLESHEET), CSS)],
+    ['account.js', asset(Buffer.from(ACCOUNT_SCRIPT), JS)],
+    ['account.css', asset(Buffer.from(ACCOUNT_STYLES), CSS)],
   ]);
 }
 

@@ -6,6 +6,8 @@
  *   /interaction/<uid>                      GET: sign-in page
  *   /interaction/<uid>/webauthn/options     POST JSON
  *   /interaction/<uid>/webauthn/verify      POST JSON
+ *   /login, /logout, /enroll/…, /me, /admin  the account pages (pages/account-routes.ts),
+ *                                           when given; they pass on what is not theirs
  *   anything else                           oidc-provider (discovery, JWKS, authorize, token, …)
  *
  * Security headers go on every response first (security-headers.ts). Timeouts bound slow
@@ -16,6 +18,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../runtime/logger.ts';
+import type { AccountRouter } from '../pages/account-routes.ts';
 import type { HandlerResult, InteractionHandlers } from '../provider/interactions.ts';
 import { messagePage } from '../provider/pages.ts';
 import type { IdpSettings } from '../provider/settings.ts';
@@ -32,6 +35,8 @@ export interface IdpServerOptions {
   /** The current oidc-provider request handler (the provider is rebuilt on key changes). */
   readonly provider: () => (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   readonly assets: Assets;
+  /** The account pages (sign-in, enrollment, my keys, administration). */
+  readonly pages?: AccountRouter;
   readonly logger: Logger;
 }
 
@@ -129,6 +134,10 @@ export async function startIdpServer(options: IdpServerOptions): Promise<IdpServ
     const match = INTERACTION.exec(pathname);
     if (match !== null) return interaction(req, res, match[1] ?? '', match[2]);
     if (pathname.startsWith('/interaction/')) return notFound(res);
+    if (options.pages !== undefined) {
+      const query = new URLSearchParams(below.slice(pathname.length + 1));
+      if (await options.pages(req, res, pathname, query)) return;
+    }
     if (below !== raw) {
       // Express's convention, which oidc-provider reads to build URLs below the mount path.
       (req as IncomingMessage & { originalUrl?: string }).originalUrl = raw;

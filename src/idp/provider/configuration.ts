@@ -11,6 +11,8 @@
  * - Refresh tokens rotate on every use (RFC 9700 §4.14.2); reuse revokes the grant.
  * - Device grant (RFC 8628) only when some client opts in; otherwise its endpoint is absent.
  * - Every default page is replaced (pages.ts): the stock ones load web fonts from Google.
+ * - userinfo lives at /userinfo, not oidc-provider's default /me: /me is the account page
+ *   "My keys" (src/idp/pages). Clients find it in discovery (`userinfo_endpoint`).
  */
 import { errors, interactionPolicy } from 'oidc-provider';
 import type { AdapterConstructor, Client, Configuration, KoaContextWithOIDC } from 'oidc-provider';
@@ -83,6 +85,7 @@ export function providerConfiguration(input: ConfigurationInput): Configuration 
       long: { httpOnly: true, sameSite: 'lax', signed: true },
       short: { httpOnly: true, sameSite: 'lax', signed: true },
     },
+    routes: { userinfo: '/userinfo' },
     interactions: {
       policy,
       url: (_ctx: unknown, interaction: { uid: string }) =>

@@ -12,6 +12,10 @@
  * - whenever the caller asks (e.g. right after rotating in-process, or on SIGHUP).
  * The same tick sweeps expired provider records and WebAuthn challenges from the directory.
  *
+ * The same listener serves the account pages (src/idp/pages): sign-in, enrollment from an
+ * invite, "My keys", administration. The process may hand them the gateway's live sessions
+ * and an audit listener.
+ *
  * oidc-provider reads the system clock (Date.now) for token times; `clock` must agree with it
  * (systemClock in production; tests that move time mock Date).
  */
@@ -19,14 +23,19 @@ import { readFile } from 'node:fs/promises';
 import type { IdpConfig } from '../../config/schema.ts';
 import { systemClock, type Clock } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/logger.ts';
+import { cryptoRandom, type Random } from '../../runtime/random.ts';
 import type { Directory } from '../../store/directory.ts';
 import { loadAssets } from '../http/assets.ts';
 import { startIdpServer } from '../http/server.ts';
+import type { AccountCeremonies } from '../pages/account-context.ts';
+import { accountPages } from '../pages/account-pages.ts';
+import type { AdminActionListener, LiveSessions } from '../pages/admin-hooks.ts';
+import type { DescribedAuthenticators } from '../webauthn/aaguid-names.ts';
 import { createAccounts } from './accounts.ts';
 import { directoryAdapter } from './adapter.ts';
 import { loadClients } from './clients.ts';
 import { OIDC_SCOPES } from './configuration.ts';
-import { createInteractionHandlers, type LoginCeremonies } from './interactions.ts';
+import { createInteractionHandlers } from './interactions.ts';
 import { loginRecords } from './logins.ts';
 import { buildProvider, type Provider } from './provider.ts';
 import { idpSettings } from './settings.ts';
@@ -38,11 +47,19 @@ export const DEFAULT_KEY_POLL_MS = 60_000;
 export interface IdentityProviderOptions {
   readonly config: IdpConfig;
   readonly directory: Directory;
-  readonly ceremonies: LoginCeremonies;
+  /** Sign-in for the provider and the pages; registration for enrollment and new keys. */
+  readonly ceremonies: AccountCeremonies;
   readonly clock?: Clock;
+  readonly random?: Random;
   readonly logger: Logger;
   /** How often to look for keys changed by another process; default 60 s. */
   readonly keyPollMs?: number;
+  /** The gateway's live sessions, listed on the admin page with a terminate button. */
+  readonly sessions?: LiveSessions;
+  /** Told of every change made on the account pages, after it is committed (audit). */
+  readonly onAdminAction?: AdminActionListener;
+  /** Loaded FIDO MDS statements, for authenticator model names on the pages. */
+  readonly authenticatorMetadata?: DescribedAuthenticators;
 }
 
 export interface IdentityProvider {
@@ -140,6 +157,15 @@ export async function startIdentityProvider(
     logger,
   });
 
+  const pages = accountPages({
+    ...{ config, settings, directory, clock, logger },
+    ceremonies: options.ceremonies,
+    random: options.random ?? cryptoRandom,
+    liveSessions: options.sessions,
+    onAdminAction: options.onAdminAction,
+    metadata: options.authenticatorMetadata,
+  });
+
   const server = await startIdpServer({
     address: config.address,
     tls,
@@ -147,6 +173,7 @@ export async function startIdentityProvider(
     handlers,
     provider: () => callback,
     assets,
+    pages,
     logger,
   });
   schedule();

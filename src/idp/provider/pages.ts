@@ -25,12 +25,21 @@ export interface PageOptions {
   /** Already-escaped HTML. */
   readonly body: string;
   readonly scripts?: readonly string[];
+  /** More stylesheets from /assets, after pgkey.css. */
+  readonly styles?: readonly string[];
+  /** Already-escaped HTML before <main> (the account pages' navigation). */
+  readonly header?: string;
+  /** A full-width page (tables) instead of the centred card. */
+  readonly wide?: boolean;
 }
 
-export function page({ mountPath, title, body, scripts = [] }: PageOptions): string {
-  const tags = scripts
-    .map((name) => `<script src="${html(`${mountPath}/assets/${name}`)}" defer></script>`)
-    .join('');
+export function page(options: PageOptions): string {
+  const { mountPath, title, body, scripts = [], styles = [], header = '' } = options;
+  const asset = (name: string) => html(`${mountPath}/assets/${name}`);
+  const tags = [
+    ...styles.map((name) => `<link rel="stylesheet" href="${asset(name)}">`),
+    ...scripts.map((name) => `<script src="${asset(name)}" defer></script>`),
+  ].join('');
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -41,8 +50,8 @@ export function page({ mountPath, title, body, scripts = [] }: PageOptions): str
 <link rel="stylesheet" href="${html(`${mountPath}/assets/pgkey.css`)}">
 ${tags}
 </head>
-<body>
-<main class="card">
+<body${options.wide === true ? ' class="wide"' : ''}>
+${header}<main class="${options.wide === true ? 'wide' : 'card'}">
 ${body}
 </main>
 </body>

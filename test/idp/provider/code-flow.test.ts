@@ -177,7 +177,10 @@ describe('authorization code flow (pgkey-cli, PKCE S256)', () => {
         code_verifier: pkce.verifier,
       });
       assert.equal(String(json.access_token).split('.').length, 1, 'opaque, not a JWT');
-      const me = await fetch(new URL('/me', other.issuer), {
+      const discovery = (await (
+        await fetch(`${other.issuer}/.well-known/openid-configuration`)
+      ).json()) as { userinfo_endpoint: string };
+      const me = await fetch(discovery.userinfo_endpoint, {
         headers: { authorization: `Bearer ${String(json.access_token)}` },
       });
       assert.equal(((await me.json()) as { email?: string }).email, 'ada@example.com');
