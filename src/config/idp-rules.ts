@@ -4,7 +4,8 @@
  * (reliability.md E27), and a gateway that trusts the provider it runs.
  */
 import { isIP } from 'node:net';
-import { duplicates, isLoopbackHost } from './issuer-rules.ts';
+import { isLoopbackHost } from '../runtime/loopback.ts';
+import { duplicates } from './issuer-rules.ts';
 import type { ConfigRule, RuleReport } from './rules.ts';
 import type { Config, IdpConfig } from './schema.ts';
 

@@ -2,20 +2,12 @@
  * Rules about issuers: one name and one URL each, keys from exactly one place, transport that
  * cannot be intercepted, and a FIDO2 evidence rule that fits the IdP (reference/fido-oidc.md §2).
  */
-import { isIPv4 } from 'node:net';
+import { isLoopbackHost } from '../runtime/loopback.ts';
 import type { ConfigPath, ConfigRule, RuleReport } from './rules.ts';
 
 const FIVE_MINUTES = 300_000;
 
-/** RFC 8252 §8.3 loopback: the only hosts where plain http cannot be intercepted off-machine. */
-export function isLoopbackHost(hostname: string): boolean {
-  return (
-    hostname === 'localhost' ||
-    hostname === '[::1]' ||
-    (isIPv4(hostname) && hostname.startsWith('127.'))
-  );
-}
-
+/** RFC 8252 §8.3 loopback is the only place plain http cannot be intercepted off-machine. */
 function checkUrl(url: string, path: ConfigPath, report: RuleReport, isIssuer: boolean): void {
   let parsed: URL;
   try {

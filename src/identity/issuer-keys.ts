@@ -10,13 +10,13 @@
  * follow the injected clock.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { isIP } from 'node:net';
 import { createLocalJWKSet, errors, type FlattenedJWSInput, type JWSHeaderParameters } from 'jose';
 import type { JSONWebKeySet, LocalJWKSet, CryptoKey } from 'jose';
 import type { IssuerConfig } from '../config/schema.ts';
 import { PgkeyError } from '../errors/pgkey-error.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { Logger } from '../runtime/logger.ts';
+import { isLoopbackHost } from '../runtime/loopback.ts';
 
 /** Caps on what an IdP (or a file) can make us parse and hold. */
 export const MAX_JWKS_BYTES = 1_048_576;
@@ -241,13 +241,6 @@ export function isSafeUrl(text: string): boolean {
   if (url.username !== '' || url.password !== '') return false;
   if (url.protocol === 'https:') return true;
   return url.protocol === 'http:' && isLoopbackHost(url.hostname);
-}
-
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return isIP(host) === 6 && host === '::1';
 }
 
 /** Why a parsed value is not an acceptable JWKS (RFC 7517 §5), or undefined when it is. */

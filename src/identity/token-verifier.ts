@@ -17,6 +17,7 @@ import type { IssuerConfig } from '../config/schema.ts';
 import { PgkeyError } from '../errors/pgkey-error.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { silentLogger, type Logger } from '../runtime/logger.ts';
+import { JWS_ALGORITHMS } from './algorithms.ts';
 import { toIdentity } from './claim-profiles.ts';
 import type { Identity } from './identity.ts';
 import { createKeySource, type KeySource } from './issuer-keys.ts';
@@ -45,18 +46,7 @@ interface TrustedIssuer {
 const BUILTIN_TYP = 'at+jwt';
 /** Registered claims (RFC 7519 §4.1) every accepted token carries (RFC 9068 §2.2). */
 const REQUIRED_CLAIMS = ['iss', 'aud', 'exp', 'sub'] as const;
-const ALLOWED_ALGS = new Set([
-  'ES256',
-  'ES384',
-  'ES512',
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'EdDSA',
-]);
+const ALLOWED_ALGS: ReadonlySet<string> = new Set(JWS_ALGORITHMS);
 
 export async function createTokenVerifier(options: TokenVerifierOptions): Promise<TokenVerifier> {
   const { clock } = options;

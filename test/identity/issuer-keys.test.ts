@@ -10,7 +10,8 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { pino } from 'pino';
 import type { ErrorCode } from '../../src/errors/codes.ts';
 import { PgkeyError } from '../../src/errors/pgkey-error.ts';
-import { isLoopbackHost, isSafeUrl } from '../../src/identity/issuer-keys.ts';
+import { isSafeUrl } from '../../src/identity/issuer-keys.ts';
+import { isLoopbackHost } from '../../src/runtime/loopback.ts';
 import { createTokenVerifier, type TokenVerifier } from '../../src/identity/token-verifier.ts';
 import { ManualClock } from '../../src/runtime/clock.ts';
 import {

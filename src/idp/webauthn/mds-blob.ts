@@ -16,6 +16,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { compactVerify, decodeProtectedHeader, importX509 } from 'jose';
+import { JWS_ALGORITHMS } from '../../identity/algorithms.ts';
 import { PgkeyError } from '../../errors/pgkey-error.ts';
 import type { X509Certificate } from '../../pki/x509.ts';
 import {
@@ -51,17 +52,8 @@ WD9f
 
 /** The real blob is a few MB; anything far larger is not one. */
 export const MAX_MDS_BLOB_BYTES = 64 * 1024 * 1024;
-const ALGORITHMS = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-];
+/** The FIDO MDS3 blob is signed with RSA or ECDSA (MDS3 §3.1.7); no EdDSA, no HMAC. */
+const ALGORITHMS: readonly string[] = JWS_ALGORITHMS.filter((alg) => alg !== 'EdDSA');
 
 export interface MdsStatusReport {
   readonly status: string;
