@@ -142,6 +142,9 @@ function environment(results: BenchResults): string {
       ? 'ephemeral client certificate (pgkey-cert)'
       : '',
     results.options.targets.includes('pgkey-scram') ? 'SCRAM-SHA-256 (pgkey-scram)' : '',
+    results.options.targets.includes('pgkey-audit')
+      ? 'ephemeral client certificate with query audit on (pgkey-audit)'
+      : '',
   ].filter((s) => s !== '');
   const others = results.runs.map((r) => r.otherShare);
   const other = spread(others);
@@ -320,6 +323,49 @@ function idleTable(results: BenchResults): string {
   );
 }
 
+/** Runs whose audit delta the report shows (the issue: L1 simple and prepared, T8). */
+const AUDIT_RUNS: readonly RunId[] = ['L1-simple', 'L1-prepared', 'T8', 'T32'];
+
+/**
+ * The query audit's own cost: pgkey-audit (pgkey-cert with `audit: { queries: true }`)
+ * against pgkey-cert in the same rounds, so only the tap differs.
+ */
+export function auditTable(results: BenchResults): string | undefined {
+  const targets = targetsIn(results);
+  if (!targets.includes('pgkey-audit') || !targets.includes('pgkey-cert')) return undefined;
+  const runs = runsIn(results).filter((run) => AUDIT_RUNS.includes(run));
+  if (runs.length === 0) return undefined;
+  const cpu = (run: RunId, target: TargetName): Spread | undefined =>
+    metric(results, run, target, proxyCpuPerThousand);
+  const cpuDelta = (run: RunId): Spread | undefined =>
+    perRound(results, run, 'pgkey-audit', 'pgkey-cert', (a, b) => {
+      const x = proxyCpuPerThousand(a);
+      const y = proxyCpuPerThousand(b);
+      return x === undefined || y === undefined ? Number.NaN : x - y;
+    });
+  const rows = runs.map((run) => [
+    run,
+    formatSpread(perRound(results, run, 'pgkey-audit', 'pgkey-cert', tpsRatio), ratioFormat),
+    formatSpread(perRound(results, run, 'pgkey-audit', 'pgkey-cert', addedP50), usFormat),
+    formatSpread(perRound(results, run, 'pgkey-audit', 'pgkey-cert', addedP99), usFormat),
+    formatSpread(cpu(run, 'pgkey-cert'), cpuFormat),
+    formatSpread(cpu(run, 'pgkey-audit'), cpuFormat),
+    formatSpread(cpuDelta(run), (v) => signed(v, v >= 100 || v <= -100 ? 0 : 1)),
+  ]);
+  return table(
+    [
+      'run',
+      'TPS × pgkey-cert',
+      'added p50 µs',
+      'added p99 µs',
+      'pgkey-cert proxy CPU-ms / 1k txn',
+      'pgkey-audit proxy CPU-ms / 1k txn',
+      'audit CPU-ms / 1k txn',
+    ],
+    rows,
+  );
+}
+
 function perRoundTable(results: BenchResults): string {
   const rounds = Array.from({ length: results.options.rounds }, (_, i) => i + 1);
   const rows: string[][] = [];
@@ -386,6 +432,19 @@ function interpretation(results: BenchResults): string {
       }
     }
     notes.push(`${run}: ${parts.join('; ')}.`);
+  }
+  if (targets.includes('pgkey-audit') && targets.includes('pgkey-cert')) {
+    const parts = AUDIT_RUNS.filter((run) => runs.includes(run)).map((run) => {
+      const r = ratio(run, 'pgkey-audit', 'pgkey-cert');
+      const added = perRound(results, run, 'pgkey-audit', 'pgkey-cert', addedP50)?.median;
+      return `${run} ${r === undefined ? '—' : ratioFormat(r)} TPS, ${added === undefined ? '—' : usFormat(added)} µs p50`;
+    });
+    notes.push(
+      `Query audit (pgkey-audit against pgkey-cert in the same rounds): ${parts.join('; ')}. ` +
+        'The tap decodes each client message in place and reads only the tag of ' +
+        'CommandComplete and the SQLSTATE of ErrorResponse from the server; the rest of its ' +
+        'cost is building and writing one JSON line per statement.',
+    );
   }
   const bouncerCpu = runs.includes('T8') ? cpu('T8', 'pgbouncer') : undefined;
   const pgkeyCpu = runs.includes('T8') ? cpu('T8', 'pgkey-cert') : undefined;
@@ -525,6 +584,21 @@ export function renderReport(results: BenchResults): string {
       `\`bench/idle-sessions.ts\` opens ${results.idle[0]?.sessions ?? 0} authenticated TLS sessions through the proxy (each runs \`SELECT 1\` and then idles) and reads the proxy's VmRSS before and after.`,
       '',
       idleTable(results),
+      '',
+    );
+  }
+  const audit = auditTable(results);
+  if (audit !== undefined) {
+    sections.push(
+      '## Query audit: the cost of the tap',
+      '',
+      '`pgkey-audit` is `pgkey-cert` with `audit: { queries: true }` (parameters `redact`) in ' +
+        'its policy rule: every statement is decoded on the client side, answered from the ' +
+        "server's CommandComplete/ErrorResponse, and written as a `query.executed` record. " +
+        'Each cell compares it with `pgkey-cert` measured in the same round (median of ' +
+        'per-round ratios or differences, range in parentheses).',
+      '',
+      audit,
       '',
     );
   }

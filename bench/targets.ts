@@ -1,12 +1,13 @@
 /**
  * The benchmark's world, on loopback: one PostgreSQL 15 cluster with a pgbench database, and
- * three ways in —
+ * five ways in —
  *
  *   direct       PostgreSQL itself: TLS + SCRAM-SHA-256 (role `bench`)
  *   pgbouncer    PgBouncer 1.18, session pooling, TLS both sides, SCRAM with an auth_file
  *   pgkey-cert   `pgkey serve` as its own process: TLS + JWT in, ephemeral client certificate
  *                out (role `bench_cert`, pg_hba `cert`), the default upstream login
  *   pgkey-scram  the same gateway with `upstream.auth: scram` (role `bench`)
+ *   pgkey-audit  pgkey-cert with query audit on (`audit: { queries: true }` in its policy rule)
  *
  * PostgreSQL accepts both methods at once through one pg_hba per-role line:
  * `bench_cert` must present a certificate from pgkey's upstream CA, every other role SCRAM.
@@ -24,7 +25,13 @@ import { TestIssuer } from '../test/support/token-issuer.ts';
 import type { OwnedProcesses } from './procfs.ts';
 import { freePort, runChecked, spawnTracked, stopChild, waitForPort } from './processes.ts';
 
-export const TARGET_NAMES = ['direct', 'pgbouncer', 'pgkey-cert', 'pgkey-scram'] as const;
+export const TARGET_NAMES = [
+  'direct',
+  'pgbouncer',
+  'pgkey-cert',
+  'pgkey-scram',
+  'pgkey-audit',
+] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 export const DATABASE = 'bench';
@@ -197,10 +204,15 @@ async function build(
   );
   const secretsFile = join(dir, 'scram-secrets.yaml');
   await writeFile(secretsFile, `${SCRAM_ROLE}: ${SCRAM_PASSWORD}\n`, { mode: 0o600 });
-  for (const auth of ['cert', 'scram'] as const) {
-    const name: TargetName = auth === 'cert' ? 'pgkey-cert' : 'pgkey-scram';
+  // pgkey-audit is pgkey-cert plus query audit: the difference between the two is the tap.
+  const gateways = [
+    { name: 'pgkey-cert', auth: 'cert', audit: false },
+    { name: 'pgkey-scram', auth: 'scram', audit: false },
+    { name: 'pgkey-audit', auth: 'cert', audit: true },
+  ] as const;
+  for (const { name, auth, audit } of gateways) {
     if (!want.has(name)) continue;
-    log(`pgkey gateway process (upstream auth ${auth})`);
+    log(`pgkey gateway process (upstream auth ${auth}${audit ? ', query audit' : ''})`);
     const config = {
       listen: {
         address: '127.0.0.1:0',
@@ -230,13 +242,14 @@ async function build(
           match: { groups: ['bench'] },
           databases: [DATABASE],
           roles: [SCRAM_ROLE, CERT_ROLE],
+          ...(audit ? { audit: { queries: true } } : {}),
         },
       ],
       session: { drain_timeout: '1s' },
-      audit: { file: `audit-${auth}.jsonl` },
+      audit: { file: `audit-${name}.jsonl` },
       admin: { address: '127.0.0.1:0' },
     };
-    const gateway = await startPgkey(dir, `pgkey-${auth}`, config);
+    const gateway = await startPgkey(dir, name, config);
     closers.push(() => stopChild(gateway.child));
     daemons.push(gateway.child);
     targets.push({

@@ -25,6 +25,8 @@ export interface AuditIdentityFields {
   readonly aaguid?: string;
   /** RFC 8693 `act.sub` of a delegated token. */
   readonly actor?: string;
+  /** Who minted a service token (their e-mail, else their subject). */
+  readonly minted_by?: string;
 }
 
 interface AuditCommon extends AuditIdentityFields {
@@ -122,13 +124,201 @@ export interface DirectoryEvent extends Omit<AuditCommon, 'client'> {
   readonly client?: AuditClient;
 }
 
+/** What the token service (src/sts) did: a service token minted or revoked, an agent token issued. */
+export const TOKEN_EVENT_TYPES = ['token.minted', 'token.exchanged', 'token.revoked'] as const;
+export type TokenEventType = (typeof TOKEN_EVENT_TYPES)[number];
+
+/**
+ * `actor` is who asked: the person's e-mail, else their subject, with their issuer name and
+ * the key of the login they used (`credential_id`). `subject` is the token's: `svc:<name>` for
+ * a service token, the person for an agent token. Never the token itself.
+ */
+export interface TokenEvent extends Omit<AuditCommon, 'client' | keyof AuditIdentityFields> {
+  readonly type: TokenEventType;
+  readonly actor: string;
+  /** The actor's issuer name (`issuers[].name`). */
+  readonly issuer: string;
+  readonly credential_id?: string;
+  readonly subject: string;
+  /** The token's `jti`. */
+  readonly jti: string;
+  /** Service tokens: the name, database and role they open. */
+  readonly name?: string;
+  readonly database?: string;
+  readonly role?: string;
+  /** Agent tokens: the agent acting for the person (`agent:<name>`, RFC 8693 `act.sub`). */
+  readonly agent?: string;
+  /** When the token expires (ISO 8601). */
+  readonly expires: string;
+  readonly reason?: string;
+  readonly client?: AuditClient;
+}
+
+/** Which message ran it: Query ('Q'), Execute ('E') of a bound portal, FunctionCall ('F'). */
+export type QueryProtocol = 'simple' | 'extended' | 'function';
+
+/**
+ * `ok`: the server completed it. `error`: it (or the Parse or Bind it ran on) failed, with
+ * `sqlstate`. `skipped`: an earlier message of the same pipeline failed, so the server never
+ * ran it (protocol-flow.html, "discards messages until Sync"). `incomplete`: the session
+ * ended before the server answered.
+ */
+export type QueryOutcome = 'ok' | 'error' | 'skipped' | 'incomplete';
+
+/** Bind ('B') or FunctionCall ('F') parameters, as much as the rule's `parameters` mode allows. */
+export interface AuditQueryParameters {
+  readonly count: number;
+  /** `t` (text) or `b` (binary) per listed parameter (the first 256). */
+  readonly formats: string;
+  /** Type OIDs the Parse declared (0 = inferred by the server), when it declared any. */
+  readonly types?: readonly number[];
+  /** `hash`: SHA-256 per value, base64url. `log`: text as sent, binary as base64. null = NULL. */
+  readonly values?: readonly (string | null)[];
+  /** `log`: some values were cut, or left out to stay within the caps. */
+  readonly truncated?: true;
+}
+
+/** One statement request and its result (rule `audit.queries`). Not fsynced on its own. */
+export interface QueryExecutedEvent extends AuditCommon {
+  readonly type: 'query.executed';
+  readonly role: string;
+  readonly database: string;
+  readonly protocol: QueryProtocol;
+  /** The SQL as sent (a Query may hold several statements), cut to `statement_max_bytes`. */
+  readonly statement?: string;
+  /** SHA-256 (hex) of the whole statement text, whatever its length. */
+  readonly statement_sha256?: string;
+  readonly statement_bytes?: number;
+  readonly statement_truncated?: boolean;
+  /** Extended protocol: the prepared statement ('' = unnamed) and portal. */
+  readonly statement_name?: string;
+  readonly portal?: string;
+  /** FunctionCall: the function's OID. */
+  readonly function_oid?: number;
+  readonly parameters?: AuditQueryParameters;
+  /** Each completed command's tag word(s) and row count, in order. */
+  readonly commands: readonly { readonly command: string; readonly rows?: number }[];
+  /** Rows over all commands: returned, changed or copied (or fetched before a suspend). */
+  readonly rows?: number;
+  readonly outcome: QueryOutcome;
+  /** The server's SQLSTATE for `error`; never its message, which may quote data. */
+  readonly sqlstate?: string;
+  readonly copy?: {
+    readonly direction: 'in' | 'out';
+    readonly rows?: number;
+    /** CopyData payload bytes. */
+    readonly bytes: number;
+  };
+  /** From the request reaching pgkey to the server's answer. */
+  readonly duration_ms: number;
+}
+
+/** What the query audit tap reports; the session observer adds who and where. */
+export type QueryExecution = Omit<
+  QueryExecutedEvent,
+  keyof AuditCommon | 'type' | 'role' | 'database'
+>;
+
+/** A record of the trail about itself has no client, session or identity (docs/events.md). */
+interface TrailCommon {
+  readonly time: string;
+  readonly id: string;
+}
+
+/** The record a chain starts after: the last complete record of the file when it began. */
+export interface AuditAnchor {
+  readonly chain: string;
+  readonly seq: number;
+}
+
+/** A session the trail holds open: what `session.abandoned` repeats after a crash. */
+export interface AuditOpenSession extends AuditIdentityFields {
+  readonly session: string;
+  /** `time` of its `session.start`. */
+  readonly started: string;
+  readonly client: AuditClient;
+  readonly role: string;
+  readonly database: string;
+  readonly rule: string;
+}
+
+/** The first record of every writer's chain (docs/events.md "Chains"). */
+export interface ChainStartEvent extends TrailCommon {
+  readonly type: 'audit.chain_start';
+  /** What writes the chain: `serve`, `gateway` (chains that hold sessions), `cli`. */
+  readonly writer: string;
+  readonly host: string;
+  readonly pid: number;
+  /** RFC 7638 thumbprint of the key that signs this chain's checkpoints. */
+  readonly key?: string;
+  /** Absent: `prev` is GENESIS (the file was empty). */
+  readonly after?: AuditAnchor;
+  /** An unfinished last line the writer found (a crash mid-write) and closed with a newline. */
+  readonly torn?: { readonly bytes: number; readonly hash: string };
+}
+
+/** A signed statement that the chain's head is `head` at `head_seq` (docs/events.md). */
+export interface CheckpointEvent extends TrailCommon {
+  readonly type: 'audit.checkpoint';
+  readonly head_seq: number;
+  readonly head: string;
+  /** Compact JWS (EdDSA) over `{"chain","seq","head","time"}`. */
+  readonly jws: string;
+  /** Gateway chains: sessions started and not yet ended, for recovery after a crash. */
+  readonly open_sessions?: readonly AuditOpenSession[];
+  /** The writer closed the chain cleanly; nothing follows. */
+  readonly final?: true;
+}
+
+/** The first record of a chain in a new file after `audit.rotate_bytes` renamed the old one. */
+export interface RotatedEvent extends TrailCommon {
+  readonly type: 'audit.rotated';
+  /** The old file's new name (base name), where this chain's record `seq - 1` is. */
+  readonly previous_file: string;
+  readonly open_sessions: readonly AuditOpenSession[];
+}
+
+/** `on_failure: continue`: events dropped while a sink was down and the buffer was full. */
+export interface DroppedEvent extends TrailCommon {
+  readonly type: 'audit.dropped';
+  readonly count: number;
+  /** `time` of the first and last dropped event. */
+  readonly first: string;
+  readonly last: string;
+  /** The sinks that were down. */
+  readonly sinks: readonly string[];
+}
+
+/** A session the trail shows started, whose process ended without recording its end. */
+export interface SessionAbandonedEvent extends AuditCommon {
+  readonly type: 'session.abandoned';
+  readonly session: string;
+  readonly reason: 'process_ended';
+  readonly role: string;
+  readonly database: string;
+  readonly rule: string;
+  /** `time` of its `session.start`. */
+  readonly started: string;
+  /** `time` of the last record the ended process wrote: the session ended by then. */
+  readonly last_seen: string;
+  /** The chain of the process that ended. */
+  readonly previous_chain: string;
+}
+
 export type AuditEvent =
   | AuthSuccessEvent
   | AuthFailureEvent
   | SessionStartEvent
   | SessionEndEvent
   | SessionTerminatedEvent
-  | DirectoryEvent;
+  | DirectoryEvent
+  | TokenEvent
+  | QueryExecutedEvent
+  | SessionAbandonedEvent
+  | ChainStartEvent
+  | CheckpointEvent
+  | RotatedEvent
+  | DroppedEvent;
 export type AuditEventType = AuditEvent['type'];
 
 /** What a caller passes to AuditLog.emit: the log fills in `time` and `id`. */
@@ -157,6 +347,19 @@ export const AUDIT_DURABILITY = {
   'group.added': true,
   'group.removed': true,
   'invite.created': true,
+  // A token that opens databases exists from this line on; its end is as important.
+  'token.minted': true,
+  'token.exchanged': true,
+  'token.revoked': true,
+  // Many per second; the next durable write (group commit) carries them.
+  'query.executed': false,
+  // Recovery closes these before the first connection is accepted.
+  'session.abandoned': true,
+  // A chain's first record anchors it; the rest of the trail's own records ride along.
+  'audit.chain_start': true,
+  'audit.checkpoint': false,
+  'audit.rotated': false,
+  'audit.dropped': true,
 } as const satisfies Record<AuditEventType, boolean>;
 
 /** The identity part of an event. Only what an investigator needs; never the claims set. */
@@ -169,6 +372,9 @@ export function identityFields(identity: Identity): AuditIdentityFields {
     ...(identity.credentialId !== undefined && { credential_id: identity.credentialId }),
     ...(identity.aaguid !== undefined && { aaguid: identity.aaguid }),
     ...(identity.actor !== undefined && { actor: identity.actor }),
+    ...(identity.mintedBy !== undefined && {
+      minted_by: identity.mintedBy.email ?? identity.mintedBy.subject,
+    }),
   };
 }
 
@@ -182,9 +388,10 @@ export function identityFields(identity: Identity): AuditIdentityFields {
 const UNSAFE_FOR_TERMINALS = /[\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /** One event as one line of JSON (without the newline): `time`, `id`, `type` first. */
-export function serializeAuditEvent(event: AuditEvent): string {
+export function serializeAuditEvent(event: AuditEvent, trailer?: object): string {
   const { time, id, type, ...rest } = event;
-  const json = JSON.stringify({ time, id, type, ...rest });
+  // `trailer`: the chain fields (record.ts), last so every record reads the same way.
+  const json = JSON.stringify({ time, id, type, ...rest, ...trailer });
   // The characters can only occur inside JSON strings, where \uXXXX means the same thing.
   return json.replace(
     UNSAFE_FOR_TERMINALS,

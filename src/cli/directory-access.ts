@@ -86,11 +86,11 @@ async function openFor<T>(
   const actor = cliActor(io);
   const record = async (event: Omit<DirectoryEventInput, 'actor'>): Promise<void> => {
     if (audit === undefined) {
-      const [{ AuditLog: Log }, { FileSink }] = await Promise.all([
-        import('../audit/audit-log.ts'),
-        import('../audit/file-sink.ts'),
-      ]);
-      audit = new Log({ sink: await FileSink.open({ file: config.audit.file }), clock });
+      // A chain of this command's own, beside `pgkey serve`'s in the same file (and the same
+      // PostgreSQL sink), closed by a signed checkpoint when the command ends. Not stdout:
+      // that is the command's output.
+      const { openAuditLog } = await import('../audit/open-audit.ts');
+      audit = await openAuditLog(config.audit, { writer: 'cli', clock });
     }
     await audit.emit({ ...event, actor });
   };

@@ -2,13 +2,17 @@
  * Cross-field rules: what the schema cannot say about one key alone. Each rule is named and
  * described (docs/configuration.md lists them) and reports problems at the exact key path
  * an operator has to edit, the way changesets' `validateConfigByRules` does. Issuer rules
- * live in issuer-rules.ts, policy rules in policy-rules.ts; the listener, upstream and
- * duration rules are here.
+ * live in issuer-rules.ts, policy rules in policy-rules.ts, the OAUTHBEARER listener's in
+ * oauth-rules.ts, the token service's in sts-rules.ts; the listener, upstream and duration
+ * rules are here.
  */
+import { AUDIT_RULES } from './audit-rules.ts';
 import { IDP_RULES } from './idp-rules.ts';
 import { ISSUER_RULES } from './issuer-rules.ts';
+import { OAUTH_RULES } from './oauth-rules.ts';
 import { POLICY_RULES } from './policy-rules.ts';
 import type { Config } from './schema.ts';
+import { STS_RULES } from './sts-rules.ts';
 
 export type ConfigPath = readonly (string | number)[];
 
@@ -103,8 +107,11 @@ const SERVER_RULES: readonly ConfigRule[] = [
 export const CONFIG_RULES: readonly ConfigRule[] = [
   ...ISSUER_RULES,
   ...SERVER_RULES,
+  ...OAUTH_RULES,
   ...POLICY_RULES,
   ...IDP_RULES,
+  ...STS_RULES,
+  ...AUDIT_RULES,
 ];
 
 /** Runs every rule; problems come back in rule order (the loader sorts them by position). */

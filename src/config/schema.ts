@@ -5,6 +5,8 @@
  * out as milliseconds. Cross-field rules live in rules.ts.
  */
 import { z } from 'zod';
+import { PARAMETER_MODES } from '../audit/query-parameters.ts';
+import { JWS_ALGORITHMS } from '../identity/algorithms.ts';
 import { parseDuration } from '../runtime/duration.ts';
 
 // `x-pgkey-type` names what a string means (duration, path, host:port) for the generated docs;
@@ -58,6 +60,33 @@ const tlsFiles = z
   })
   .strict();
 
+/** RFC 6749 §3.3 `scope = scope-token *( SP scope-token )`; empty is allowed, as in pg_hba. */
+const scopeList = z
+  .string()
+  .regex(
+    /^(?:[\x21\x23-\x5b\x5d-\x7e]+(?: [\x21\x23-\x5b\x5d-\x7e]+)*)?$/,
+    'space-separated OAuth scopes (RFC 6749 §3.3)',
+  );
+
+const oauthListener = z
+  .object({
+    address: address(
+      'Address the OAUTHBEARER listener binds; it must differ from `listen.address`.',
+    ),
+    issuer: z
+      .string()
+      .url()
+      .describe(
+        'Issuer advertised in the discovery exchange: one of `issuers[].issuer`, byte for byte. Clients set the same string as `oauth_issuer`; pgkey sends `<issuer>/.well-known/openid-configuration`.',
+      ),
+    scope: scopeList
+      .default('openid')
+      .describe(
+        'Scopes advertised in the discovery exchange; libpq 18 asks the issuer for them unless the client sets `oauth_scope`.',
+      ),
+  })
+  .strict();
+
 const listen = z
   .object({
     address: address('Address the PostgreSQL wire listener binds.').default('127.0.0.1:6432'),
@@ -87,6 +116,11 @@ const listen = z
       .min(1)
       .default(1000)
       .describe('Client connections the gateway holds at once, in any state.'),
+    oauth: oauthListener
+      .optional()
+      .describe(
+        'A second listener that asks for the token with SASL OAUTHBEARER, as PostgreSQL 18 does for an `oauth` pg_hba line, so libpq 18 clients (`oauth_issuer`, `oauth_client_id`) run the login themselves. The main listener keeps the cleartext-password door; TLS, limits and timeouts are shared (docs/decisions/0007-oauthbearer-on-its-own-listener.md).',
+      ),
   })
   .strict();
 
@@ -142,20 +176,7 @@ const issuer = z
         'What proves a FIDO2 login for this issuer. Overrides the profile default; required for `generic` and `entra`.',
       ),
     algorithms: z
-      .array(
-        z.enum([
-          'ES256',
-          'ES384',
-          'ES512',
-          'RS256',
-          'RS384',
-          'RS512',
-          'PS256',
-          'PS384',
-          'PS512',
-          'EdDSA',
-        ]),
-      )
+      .array(z.enum(JWS_ALGORITHMS))
       .min(1)
       .default(['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'])
       .describe('Signature algorithms accepted from this issuer (never `none` or HMAC).'),
@@ -222,6 +243,11 @@ const match = z
     emails: stringList.optional().describe('Any of these e-mail addresses (case-insensitive).'),
     issuers: stringList.optional().describe('Any of these issuer names.'),
     kind: z.enum(['human', 'workload', 'delegated']).optional().describe('Identity kind.'),
+    actor: stringList
+      .optional()
+      .describe(
+        'Any of these actors (RFC 8693 `act.sub`), e.g. `agent:report-bot` for an agent token from the token service. Only delegated identities have an actor; a delegated identity matches only rules that name its actor here or say `kind: delegated`.',
+      ),
     claims: z
       .record(z.string().min(1), z.union([z.string(), stringList]))
       .optional()
@@ -231,6 +257,29 @@ const match = z
   })
   .strict()
   .describe('All given conditions must hold; an empty match matches every identity.');
+
+const queryAudit = z
+  .object({
+    queries: z
+      .boolean()
+      .describe('Record every statement the session runs (simple and extended protocol, COPY).'),
+    parameters: z
+      .enum(PARAMETER_MODES)
+      .default('redact')
+      .describe(
+        'What of bound parameter values is recorded: `none` (nothing), `redact` (count, formats and declared types), `hash` (a SHA-256 per value, base64url), `log` (text values as sent, binary as base64; 1 KiB per value, 16 KiB per statement).',
+      ),
+    statement_max_bytes: z
+      .number()
+      .int()
+      .min(64)
+      .max(1048576)
+      .default(4096)
+      .describe(
+        'Statement text kept per record, in bytes; longer text is cut (`statement_truncated`), and `statement_sha256` always covers the whole text.',
+      ),
+  })
+  .strict();
 
 const rule = z
   .object({
@@ -242,6 +291,11 @@ const rule = z
       'Require the FIDO2 login (`auth_time`) to be no older than this.',
     ).optional(),
     max_session: duration('End sessions granted by this rule after this long.').optional(),
+    audit: queryAudit
+      .optional()
+      .describe(
+        'Query audit for sessions this rule grants: one `query.executed` record per simple Query, Execute or FunctionCall, with the statement, its result and the parameters as `parameters` allows. Absent: only logins and sessions are recorded, and the relay does not read statements at all.',
+      ),
   })
   .strict();
 
@@ -255,17 +309,79 @@ const session = z
       .default(true)
       .describe('End each session when the token it was opened with expires.'),
     max_duration: duration('Hard cap on any session, whatever the token says.').prefault('12h'),
+    expiry_grace: duration(
+      'When a session reaches its end (token expiry, the rule’s `max_session`, `max_duration`) while a statement runs or a transaction is open, it ends as soon as it is idle — at most this much later, then whatever it is doing. `0s` ends it at once.',
+    ).prefault('1h'),
     drain_timeout: duration(
       'On SIGTERM, how long live sessions may finish before they are ended.',
     ).prefault('30s'),
   })
   .strict();
 
+export const AUDIT_SINKS = ['file', 'stdout', 'postgres'] as const;
+
 const audit = z
   .object({
     file: path(
-      'JSON-lines audit trail. `session.start` is fsynced before the client is ready.',
+      'JSON-lines audit trail. `session.start` is fsynced before the client is ready. Its signing key and the public key `pgkey audit verify` pins (`<file>.pub.jwk`) live beside it.',
     ).default('pgkey-data/audit.jsonl'),
+    sinks: z
+      .array(z.enum(AUDIT_SINKS))
+      .min(1)
+      .default(['file'])
+      .describe(
+        'Where every record goes, each receiving the same hash chain: `file` (`audit.file`), `stdout` (JSON lines, for container log collectors; CLI commands skip it), `postgres` (`audit.postgres`, for several pgkey nodes).',
+      ),
+    postgres: z
+      .object({
+        url_file: path(
+          'File holding a `postgres://` URL (mode 0600 or stricter enforced). Never put a password in this config.',
+        ),
+        table: z
+          .string()
+          .regex(
+            /^[a-z_][a-z0-9_]{0,62}(\.[a-z_][a-z0-9_]{0,62})?$/,
+            'a lower-case PostgreSQL name, optionally schema.name',
+          )
+          .default('pgkey_audit')
+          .describe('Table (or `schema.table`) of the trail; created if missing.'),
+      })
+      .strict()
+      .optional()
+      .describe('The `postgres` sink: one table that several pgkey nodes write their chains to.'),
+    on_failure: z
+      .enum(['refuse', 'continue'])
+      .default('refuse')
+      .describe(
+        '`refuse`: when a sink fails, new sessions are refused (58030), live ones are ended and `/healthz` fails, until restart. `continue`: sessions go on, records are held in memory (`buffer`) and written when the sink recovers; beyond that events are dropped and counted.',
+      ),
+    buffer: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000_000)
+      .default(10_000)
+      .describe('`on_failure: continue`: records held per failed sink before events are dropped.'),
+    rotate_bytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(64 * 1024 * 1024)
+      .describe(
+        'Rename `file` with a timestamp suffix once it holds this many bytes and start a new one; the chain continues across files. 0 never rotates.',
+      ),
+    checkpoint_records: z
+      .number()
+      .int()
+      .min(1)
+      .default(1000)
+      .describe('Write a signed `audit.checkpoint` after this many records…'),
+    checkpoint_interval: duration(
+      '…or this long after the last one, if anything was written since.',
+    ).prefault('5m'),
+    signing_key: path(
+      'Private key (JWK, mode 0600) that signs checkpoints; generated on first start. Default: `<file>.key.jwk`.',
+    ).optional(),
   })
   .strict();
 
@@ -447,6 +563,70 @@ const idp = z
   })
   .strict();
 
+// The token service (src/sts), served by `pgkey serve` next to the gateway.
+const tokenService = z
+  .object({
+    issuer: z
+      .string()
+      .url()
+      .describe(
+        'Public URL of the token service, exactly as it appears in the tokens it signs (`iss`); its endpoints live below it. https:// unless the host is loopback. The gateway trusts these tokens as issuer `pgkey-sts` without an `issuers` entry.',
+      ),
+    address: address('Listener for the token service (HTTPS when the issuer is https://).').default(
+      '127.0.0.1:8444',
+    ),
+    tls: tlsFiles.optional().describe('Certificate for the token service. Default: `listen.tls`.'),
+    audience: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "`aud` of the tokens the service signs. Default: the first issuer's (first) audience, normally `pgkey`.",
+      ),
+    gateway_address: address(
+      'Where clients reach the gateway, for the `pgkey login` bootstrap document. Default: the host of `issuer` with the port of `listen.address`.',
+    ).optional(),
+    publish_gateway_ca: path(
+      'PEM CA certificate the `pgkey login` bootstrap hands to clients as `sslrootcert` for the gateway.',
+    ).optional(),
+    admin_group: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'Members may list and revoke every minted token. Default: `idp.admin_group` when the built-in provider runs; otherwise people see only their own.',
+      ),
+    mint: z
+      .object({
+        fresh_auth: duration(
+          'Minting needs a FIDO2 login (`auth_time`) no older than this.',
+        ).prefault('5m'),
+        max_ttl: duration('Longest lifetime of a minted service token.').prefault('1h'),
+        default_ttl: duration('Lifetime of a minted token when the request names none.').prefault(
+          '15m',
+        ),
+      })
+      .strict()
+      .prefault({})
+      .describe('Human-minted service tokens (`pgkey token mint`).'),
+    exchange: z
+      .object({
+        fresh_auth: duration(
+          'Agent delegation needs a FIDO2 login no older than this. Absent: any valid token of a person.',
+        ).optional(),
+        max_ttl: duration(
+          'Longest lifetime of a delegated (agent) token; never past the person’s token.',
+        ).prefault('15m'),
+        default_ttl: duration(
+          'Lifetime of a delegated token when the request names none.',
+        ).prefault('5m'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Agent delegation by OAuth 2.0 Token Exchange (RFC 8693, `pgkey token exchange`).'),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     listen: listen.prefault({}).describe('Where clients connect: the PostgreSQL wire listener.'),
@@ -459,12 +639,17 @@ export const configSchema = z
     directory: directory
       .prefault({ sqlite: {} })
       .describe(
-        "The built-in identity provider's directory: people, keys, invites and signing keys. Set exactly one of `sqlite` and `postgres`; absent, it is `sqlite` with its default file.",
+        "The built-in identity provider's directory (people, keys, invites, signing keys) and the token service's (its keys, minted tokens). Set exactly one of `sqlite` and `postgres`; absent, it is `sqlite` with its default file.",
       ),
     idp: idp
       .optional()
       .describe(
         'The built-in FIDO2 OpenID provider served by `pgkey serve`. Absent: no provider runs.',
+      ),
+    token_service: tokenService
+      .optional()
+      .describe(
+        'The token service served by `pgkey serve`: service tokens minted by people, agent delegation (RFC 8693), the `pgkey login` bootstrap and `whoami`. It keeps its keys and minted tokens in `directory`. Absent: none runs.',
       ),
   })
   .strict();
@@ -473,9 +658,12 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;
 export type IssuerConfig = Config['issuers'][number];
 export type PolicyRuleConfig = Config['policy'][number];
+export type QueryAuditConfig = NonNullable<PolicyRuleConfig['audit']>;
 export type UpstreamConfig = Config['upstream'];
 export type ListenConfig = Config['listen'];
+export type OAuthListenerConfig = NonNullable<ListenConfig['oauth']>;
 export type SessionConfig = Config['session'];
 export type Profile = (typeof PROFILES)[number];
 export type IdpConfig = NonNullable<Config['idp']>;
 export type IdpClientConfig = IdpConfig['clients'][number];
+export type TokenServiceConfig = NonNullable<Config['token_service']>;

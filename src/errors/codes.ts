@@ -28,6 +28,12 @@ export const ERROR_CODES = {
     oauth: 'invalid_request',
     message: 'startup parameter not allowed',
   },
+  ERR_FEATURE_NOT_SUPPORTED: {
+    sqlstate: '0A000',
+    http: 400,
+    oauth: 'invalid_request',
+    message: 'feature not supported',
+  },
   ERR_TLS_REQUIRED: {
     sqlstate: '28000',
     http: 403,
@@ -89,6 +95,16 @@ export const ERROR_CODES = {
     http: 401,
     oauth: 'insufficient_user_authentication',
     message: 'the token does not prove a FIDO2 login',
+  },
+  /**
+   * The SASL OAUTHBEARER door's only verdict on a token (auth.c auth_failed, uaOAuth). What
+   * was wrong with the token rides in `reason` (audit) and `detail`.
+   */
+  ERR_OAUTH_BEARER_FAILED: {
+    sqlstate: '28000',
+    http: 401,
+    oauth: 'invalid_token',
+    message: 'OAuth bearer authentication failed',
   },
 
   // Policy
@@ -210,6 +226,47 @@ export const ERROR_CODES = {
     http: 403,
     oauth: 'access_denied',
     message: 'this kind of security key is not allowed here',
+  },
+
+  // `pgkey login` and the tokens it caches (src/client)
+  ERR_LOGIN_REQUIRED: {
+    sqlstate: '28000',
+    http: 401,
+    oauth: 'invalid_token',
+    message: 'not logged in, or the login has expired',
+  },
+  ERR_LOGIN_FAILED: {
+    sqlstate: '28000',
+    http: 401,
+    oauth: 'access_denied',
+    message: 'the login did not complete',
+  },
+  /** `pgkey tunnel --local-password-file`: a local client gave the wrong password (auth.c). */
+  ERR_PASSWORD_FAILED: {
+    sqlstate: '28P01',
+    http: 401,
+    oauth: 'invalid_client',
+    message: 'password authentication failed',
+  },
+  ERR_PROVIDER_UNAVAILABLE: {
+    sqlstate: '08001',
+    http: 503,
+    oauth: 'temporarily_unavailable',
+    message: 'the identity provider cannot be reached',
+  },
+
+  // The token service (src/sts): RFC 6749 §5.2 and RFC 8693 §2.2.2 errors of its own
+  ERR_GRANT_UNSUPPORTED: {
+    sqlstate: '0A000',
+    http: 400,
+    oauth: 'unsupported_grant_type',
+    message: 'this grant type is not supported here',
+  },
+  ERR_TARGET_INVALID: {
+    sqlstate: '22023',
+    http: 400,
+    oauth: 'invalid_target',
+    message: 'tokens for this audience are not issued here',
   },
 
   // Local (CLI, configuration, files)

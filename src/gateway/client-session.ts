@@ -3,7 +3,6 @@ import type { Duplex } from 'node:stream';
 import { PgkeyError, asPgkeyError, isPgkeyError } from '../errors/pgkey-error.ts';
 import type { Identity } from '../identity/identity.ts';
 import {
-  authenticationCleartextPassword,
   authenticationOk,
   backendKeyData,
   errorResponse,
@@ -12,7 +11,6 @@ import {
   readyForQuery,
 } from '../protocol/backend-serializer.ts';
 import { FRONTEND, LATEST_MINOR, MAX_AUTH_MESSAGE_LENGTH } from '../protocol/constants.ts';
-import { decodePasswordMessage } from '../protocol/frontend-decoder.ts';
 import { MessageReader, startupBodyCap } from '../protocol/message-reader.ts';
 import { protocolViolation } from '../protocol/protocol-error.ts';
 import { decodeStartupPacket, type StartupPacket } from '../protocol/startup-packet.ts';
@@ -22,6 +20,7 @@ import { FrameSource } from './frame-source.ts';
 import { openSession } from './open-session.ts';
 import { parseStartupParameters, type StartupRequest } from './startup-parameters.ts';
 import { upgradeToTls } from './tls-upgrade.ts';
+import { DOOR, exchangeToken, type Door } from './token-auth.ts';
 
 /** The steps of one client connection, in order (DESIGN.md "The journey of one connection"). */
 export const STEP = {
@@ -38,8 +37,9 @@ type StartupMessage = Extract<StartupPacket, { kind: 'startup' }>;
 
 /**
  * Drives one accepted connection from its first byte to the relay: TLS negotiation, the
- * StartupMessage, the token as a cleartext password over TLS, policy, the upstream login,
- * and the post-auth burst. Every failure ends in exactly one place (`#fail`).
+ * StartupMessage, the token through the listener's door (a cleartext password over TLS, or
+ * SASL OAUTHBEARER: token-auth.ts), policy, the upstream login, and the post-auth burst.
+ * Every failure ends in exactly one place (`#fail`).
  */
 export class ClientSession {
   readonly id: string;
@@ -47,6 +47,7 @@ export class ClientSession {
   readonly #socket: Socket;
   readonly #peer: Peer;
   readonly #acceptedAt: number;
+  readonly #door: Door;
   #step: Step = STEP.Negotiating;
   #stream: Duplex;
   #secured = false;
@@ -56,9 +57,10 @@ export class ClientSession {
   #identity: Identity | undefined;
   #cancelHandshakeTimer: (() => void) | undefined;
 
-  constructor(ctx: GatewayContext, socket: Socket) {
+  constructor(ctx: GatewayContext, socket: Socket, door: Door = DOOR.Password) {
     this.#ctx = ctx;
     this.#socket = socket;
+    this.#door = door;
     this.#stream = socket;
     this.#peer = { address: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 };
     this.#acceptedAt = ctx.clock.now();
@@ -203,22 +205,34 @@ export class ClientSession {
       const minor = Math.min(startup.minor, LATEST_MINOR);
       preamble.push(negotiateProtocolVersion((3 << 16) | minor, startup.protocolOptions));
     }
-    preamble.push(authenticationCleartextPassword());
     this.#step = STEP.Authenticating;
-    this.#stream.write(preamble.length === 1 ? preamble[0] : Buffer.concat(preamble));
-    const reply = await frames.next();
-    // EOF here is normal: psql hangs up to prompt for a password, then reconnects.
-    if (reply === undefined) return this.#close();
-    if (reply.type !== FRONTEND.Password) {
-      throw protocolViolation(
-        'unexpected_message',
-        `expected password response, got message type ${String.fromCharCode(reply.type)}`,
-      );
+    const outcome = await exchangeToken(
+      this.#door,
+      {
+        stream: this.#stream,
+        frames,
+        preamble,
+        user: this.#request.user,
+        presented: () => {
+          this.#step = STEP.Authorizing;
+        },
+        verify: (token) => this.#ctx.verifyToken(token),
+      },
+      this.#ctx.listen().oauth,
+    );
+    switch (outcome.kind) {
+      case 'hung-up':
+        return this.#close();
+      case 'discovered':
+        return this.#abandon(outcome.error);
+      case 'verified':
+        this.#identity = outcome.identity;
+        break;
+      default:
+        throw new TypeError(`unhandled outcome ${String(outcome satisfies never)}`);
     }
-    const token = decodePasswordMessage(reply.body);
 
-    this.#step = STEP.Authorizing;
-    this.#identity = await this.#ctx.verifyToken(token);
+    // Still STEP.Authorizing (set when the token was presented): a denial is audited.
     const decision = this.#ctx.authorize(this.#identity, {
       database: this.#request.database,
       role: this.#request.user,
@@ -275,6 +289,17 @@ export class ClientSession {
     this.#close();
   }
 
+  /**
+   * An OAUTHBEARER discovery exchange is over: it fails like any refused login (FATAL 28000)
+   * but is no authentication failure, so it is neither audited nor logged above debug
+   * (auth-oauth.c: "OAuth issuer discovery requested", DEBUG1).
+   */
+  #abandon(error: PgkeyError): void {
+    this.#step = STEP.Closed;
+    this.#ctx.logger.debug({ session: this.id, peer: this.#peer }, 'OAuth discovery requested');
+    this.#sendFatal(error);
+  }
+
   async #fail(raw: unknown): Promise<void> {
     const error = asPgkeyError(raw);
     const step = this.#step;
@@ -298,7 +323,9 @@ export class ClientSession {
           this.#ctx.logger.error({ err: auditError }, 'audit write failed'),
         );
     }
-    const level = error.code === 'ERR_INTERNAL' ? 'error' : 'info';
+    // A verifier that broke is an internal error also when the OAUTHBEARER door wraps it.
+    const internal = [error, error.cause].some((e) => isPgkeyError(e, 'ERR_INTERNAL'));
+    const level = internal ? 'error' : 'info';
     this.#ctx.logger[level](
       {
         session: this.id,

@@ -1,5 +1,5 @@
 import type tls from 'node:tls';
-import type { SessionEndReason } from '../audit/events.ts';
+import type { QueryExecution, SessionEndReason } from '../audit/events.ts';
 import type { ListenConfig, SessionConfig } from '../config/schema.ts';
 import type { PgkeyError } from '../errors/pgkey-error.ts';
 import type { Identity } from '../identity/identity.ts';
@@ -43,6 +43,8 @@ export interface SessionObserver {
     },
   ): void;
   bytes(fromClient: number, fromServer: number): void;
+  /** One statement request and its result, from the query audit tap (rule `audit.queries`). */
+  queryExecuted(session: LiveSession, execution: QueryExecution): void;
   /** A TCP connection was accepted (before any byte is read). */
   accepted(): void;
   /** Connections closed before a protocol version was known (bad packets, TLS failures…). */

@@ -1,8 +1,10 @@
-import { AuditLog } from '../audit/audit-log.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
 import { identityFields } from '../audit/events.ts';
-import { FileSink } from '../audit/file-sink.ts';
+import { openAuditLog } from '../audit/open-audit.ts';
 import type { Config } from '../config/schema.ts';
-import { decide } from '../policy/decide.ts';
+import type { Identity } from '../identity/identity.ts';
+import type { InternalIssuer } from '../identity/token-verifier.ts';
+import { decide, type AccessRequest, type Decision } from '../policy/decide.ts';
 import { startAdminServer } from '../ops/admin-server.ts';
 import { createMetrics } from '../ops/metrics.ts';
 import { systemClock, type Clock } from '../runtime/clock.ts';
@@ -13,11 +15,13 @@ import { sendUpstreamCancel } from '../upstream/cancel.ts';
 import { HandshakeSlots, RateLimiter } from './address-limits.ts';
 import { CancelKeys } from './cancel-keys.ts';
 import type { GatewayContext } from './context.ts';
-import { startListener } from './listener.ts';
+import { startListener, type ConnectionCount, type Listener } from './listener.ts';
 import { buildRuntimeState, type RuntimeState } from './runtime-state.ts';
 import { createSessionObserver } from './session-observer.ts';
 import { checkAgainstDirectory, watchRevocations } from './revocation.ts';
 import { SessionRegistry } from './session-registry.ts';
+import { authorizeRestricted } from './token-grant.ts';
+import { DOOR } from './token-auth.ts';
 
 export interface GatewayOptions {
   readonly config: Config;
@@ -32,14 +36,22 @@ export interface GatewayOptions {
    * its changes (revoked keys, disabled users, lost groups) end live sessions.
    */
   readonly directory?: Directory;
+  /** Issuers pgkey runs itself (the token service), trusted besides `config.issuers`. */
+  readonly internalIssuers?: (config: Config) => readonly InternalIssuer[];
 }
 
 export interface Gateway {
   readonly host: string;
   readonly port: number;
+  /** The SASL OAUTHBEARER listener (`listen.oauth`), when configured. */
+  readonly oauth: { readonly host: string; readonly port: number } | undefined;
   readonly adminAddress: string;
   readonly sessions: SessionRegistry;
   readonly audit: AuditLog;
+  /** Verifies a token as a login does: issuers, FIDO2 evidence, the directory's revocations. */
+  verifyToken(token: string): Promise<Identity>;
+  /** The decision a login for `request` would get now (service-token grants, then policy). */
+  authorize(identity: Identity, request: AccessRequest): Decision;
   /** Applies a new config to new connections: TLS, issuers, policy, upstream credentials. */
   reload(config: Config): Promise<void>;
   /** Stops accepting, lets sessions finish for drain_timeout, then ends the rest. */
@@ -65,21 +77,38 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     logger,
     onKeyFetch,
     ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+    ...(options.internalIssuers === undefined ? {} : { internalIssuers: options.internalIssuers }),
   };
   let state: RuntimeState = await buildRuntimeState(options.config, runtimeDeps);
   let certIssuer = (state as Awaited<ReturnType<typeof buildRuntimeState>>).certIssuer;
   let draining = false;
 
+  // Opened before the listener: sessions a crash left open are closed in the trail first.
   const audit =
     options.audit ??
-    new AuditLog({ sink: await FileSink.open({ file: options.config.audit.file }), clock, random });
+    (await openAuditLog(options.config.audit, {
+      writer: 'gateway',
+      gateway: true,
+      clock,
+      random,
+      logger,
+      stdout: process.stdout,
+    }));
   const ownsAudit = options.audit === undefined;
+  metrics.audit.status = () => audit.status();
   const builtinIssuer = options.config.idp?.issuer;
   const directoryCheck =
-    options.directory === undefined || builtinIssuer === undefined
+    options.directory === undefined
       ? undefined
       : checkAgainstDirectory(options.directory, builtinIssuer);
   const sessions = new SessionRegistry();
+  // audit.on_failure: refuse — a trail that cannot be written ends every live session, as
+  // Teleport's synchronous audit does (reliability.md §5.3); new ones are refused (58030).
+  const stopAuditWatch = audit.onStateChange((status) => {
+    if (status.state !== 'failed') return;
+    const ended = sessions.terminateWhere(() => true, 'audit_unavailable');
+    logger.error({ sessions: ended }, 'audit trail unavailable: ended every live session');
+  });
   const cancelKeys = new CancelKeys(random);
   const ctx: GatewayContext = {
     clock,
@@ -93,7 +122,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await directoryCheck?.(identity);
       return identity;
     },
-    authorize: (identity, request) => decide(state.config.policy, identity, request, clock.now()),
+    authorize: (identity, request) =>
+      authorizeRestricted(state.config.policy, identity, request) ??
+      decide(state.config.policy, identity, request, clock.now()),
     upstreamTarget: () => state.target,
     upstreamTimeoutMs: () => state.config.upstream.connect_timeout,
     upstreamCredential: (role) => state.credential(role),
@@ -107,16 +138,40 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   };
 
   const [host, port] = splitAddress(options.config.listen.address);
-  const listener = await startListener(ctx, host, port, () => state.config.listen.max_connections);
+  const maxConnections = (): number => state.config.listen.max_connections;
+  const count: ConnectionCount = { open: 0 };
+  const listener = await startListener(ctx, host, port, maxConnections, { count });
+  // docs/decisions/0007: OAUTHBEARER gets a listener of its own; the main one keeps cleartext.
+  const oauthAddress = options.config.listen.oauth?.address;
+  let oauthListener: Listener | undefined;
+  if (oauthAddress !== undefined) {
+    const [oauthHost, oauthPort] = splitAddress(oauthAddress);
+    oauthListener = await startListener(ctx, oauthHost, oauthPort, maxConnections, {
+      count,
+      door: DOOR.OAuthBearer,
+    }).catch(async (error: unknown) => {
+      await listener.close();
+      throw error;
+    });
+  }
+  const listeners = oauthListener === undefined ? [listener] : [listener, oauthListener];
   const [adminHost, adminPort] = splitAddress(options.config.admin.address);
   const admin = await startAdminServer({
     address: `${adminHost}:${adminPort}`,
     metrics,
     logger,
-    health: () => ({
-      ok: !draining,
-      detail: { draining, sessions: sessions.size, connections: listener.connections },
-    }),
+    health: () => {
+      const trail = audit.status();
+      return {
+        ok: !draining && trail.state !== 'failed',
+        detail: {
+          draining,
+          sessions: sessions.size,
+          connections: listener.connections,
+          audit: trail.state,
+        },
+      };
+    },
   });
   if (!options.config.listen.require_tls) {
     logger.warn('listen.require_tls is false: tokens may cross the network in plaintext');
@@ -124,6 +179,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   logger.info(
     {
       listen: `${listener.host}:${listener.port}`,
+      ...(oauthListener === undefined
+        ? {}
+        : { oauthbearer: `${oauthListener.host}:${oauthListener.port}` }),
       admin: admin.address,
       upstream: `${state.target.host}:${state.target.port}`,
     },
@@ -131,7 +189,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   );
 
   const stopWatching =
-    options.directory === undefined || builtinIssuer === undefined
+    options.directory === undefined
       ? undefined
       : watchRevocations({
           directory: options.directory,
@@ -162,8 +220,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     closed = true;
     draining = true;
     stopWatching?.();
-    await listener.close();
-    listener.abortHandshakes();
+    stopAuditWatch();
+    for (const open of listeners) await open.close();
+    for (const open of listeners) open.abortHandshakes();
     sessions.terminateWhere(() => true, 'shutdown');
     await waitFor(() => sessions.size === 0, 2000);
     await admin.close();
@@ -173,9 +232,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   return {
     host: listener.host,
     port: listener.port,
+    oauth:
+      oauthListener === undefined
+        ? undefined
+        : { host: oauthListener.host, port: oauthListener.port },
     adminAddress: admin.address,
     sessions,
     audit,
+    verifyToken: ctx.verifyToken,
+    authorize: ctx.authorize,
     async reload(config) {
       const next = await buildRuntimeState(config, {
         ...runtimeDeps,
@@ -185,12 +250,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (config.listen.address !== state.config.listen.address) {
         logger.warn('listen.address changed: restart pgkey to move the listener');
       }
+      if (config.listen.oauth?.address !== state.config.listen.oauth?.address) {
+        logger.warn('listen.oauth.address changed: restart pgkey to move the OAUTHBEARER listener');
+      }
       state = next;
       logger.info('configuration reloaded');
     },
     async drain() {
       draining = true;
-      await listener.close();
+      for (const open of listeners) await open.close();
       const drained = await waitFor(() => sessions.size === 0, state.config.session.drain_timeout);
       if (!drained) sessions.terminateWhere(() => true, 'shutdown');
       await close();

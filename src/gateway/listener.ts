@@ -1,16 +1,29 @@
 import net from 'node:net';
 import type { GatewayContext } from './context.ts';
 import { ClientSession } from './client-session.ts';
+import { DOOR, type Door } from './token-auth.ts';
 
 export interface Listener {
   readonly host: string;
   readonly port: number;
-  /** Connections accepted and not yet closed, in any step. */
+  /** Connections accepted and not yet closed, in any step, on every listener sharing the count. */
   readonly connections: number;
   /** Stops accepting; existing connections are untouched. */
   close(): Promise<void>;
   /** Ends every connection still before its session (shutdown: nothing may log in after). */
   abortHandshakes(): void;
+}
+
+/** Open connections, shared by the gateway's listeners so `max_connections` caps them all. */
+export interface ConnectionCount {
+  open: number;
+}
+
+export interface ListenerOptions {
+  /** How sessions on this listener ask for the token (token-auth.ts); default: password. */
+  readonly door?: Door;
+  /** Shared with the other listeners; default: this listener's own. */
+  readonly count?: ConnectionCount;
 }
 
 /**
@@ -24,8 +37,10 @@ export function startListener(
   host: string,
   port: number,
   maxConnections: () => number,
+  options: ListenerOptions = {},
 ): Promise<Listener> {
-  let open = 0;
+  const count = options.count ?? { open: 0 };
+  const door = options.door ?? DOOR.Password;
   const handshaking = new Set<net.Socket>();
   const server = net.createServer({
     noDelay: true,
@@ -35,7 +50,7 @@ export function startListener(
   server.on('connection', (socket) => {
     const address = socket.remoteAddress ?? 'unknown';
     ctx.observer.accepted();
-    if (open >= maxConnections()) {
+    if (count.open >= maxConnections()) {
       ctx.observer.rejected('max_connections');
       socket.destroy();
       return;
@@ -45,10 +60,10 @@ export function startListener(
       socket.destroy();
       return;
     }
-    open++;
-    socket.once('close', () => open--);
+    count.open++;
+    socket.once('close', () => count.open--);
     handshaking.add(socket);
-    const session = new ClientSession(ctx, socket);
+    const session = new ClientSession(ctx, socket, door);
     session
       .run()
       .catch((error: unknown) => ctx.logger.error({ err: error }, 'session crashed'))
@@ -66,7 +81,7 @@ export function startListener(
         host: bound.address,
         port: bound.port,
         get connections() {
-          return open;
+          return count.open;
         },
         // server.close() stops accepting at once; its callback would wait for every open
         // connection to end, which is the drain's job, not the listener's.

@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import { QueryTap } from '../audit/query-tap.ts';
 import { PgkeyError } from '../errors/pgkey-error.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { Decision } from '../policy/decide.ts';
@@ -6,6 +7,7 @@ import { formatDuration } from '../runtime/duration.ts';
 import type { UpstreamConnection } from '../upstream/connector.ts';
 import type { GatewayContext, Peer } from './context.ts';
 import { Relay } from './relay.ts';
+import { armDeadline } from './session-deadline.ts';
 import type { LiveSession, TerminationReason } from './session-registry.ts';
 
 export interface OpenSessionInput {
@@ -48,6 +50,7 @@ export async function openSession(ctx: GatewayContext, input: OpenSessionInput):
     role: decision.role,
     database: decision.database,
     rule: decision.rule,
+    queryAudit: decision.queryAudit,
     client: input.peer,
     startedAt,
     terminate(reason, message) {
@@ -80,6 +83,12 @@ export async function openSession(ctx: GatewayContext, input: OpenSessionInput):
   }
 
   input.client.write(input.greeting(key.processId, key.secretKey));
+  const queryTap =
+    decision.queryAudit === undefined
+      ? undefined
+      : new QueryTap(decision.queryAudit, ctx.clock, (execution) =>
+          ctx.observer.queryExecuted(session, execution),
+        );
   const relay = new Relay({
     client: input.client,
     upstream: upstream.socket,
@@ -88,9 +97,13 @@ export async function openSession(ctx: GatewayContext, input: OpenSessionInput):
     clock: ctx.clock,
     idleTimeoutMs: ctx.session().idle_timeout,
     onBytes: (fromClient, fromServer) => ctx.observer.bytes(fromClient, fromServer),
+    ...(queryTap === undefined ? {} : { queryTap }),
     cancelUpstream,
+    onIdle: () => deadline.idle(),
     onEnd: (result) => {
       release();
+      // Statements still unanswered are recorded before the session's end.
+      queryTap?.end();
       const reason = endReason ?? result.reason;
       ctx.observer.sessionEnd(session, {
         reason,
@@ -101,7 +114,8 @@ export async function openSession(ctx: GatewayContext, input: OpenSessionInput):
   });
 
   // The session ends at whichever comes first: token expiry (when configured), the rule's
-  // max_session, or the global max_duration (DESIGN.md step 8).
+  // max_session, or the global max_duration (DESIGN.md step 8) — once it is idle, within
+  // session.expiry_grace (session-deadline.ts).
   const settings = ctx.session();
   const deadlines: Array<[number, TerminationReason]> = [
     [startedAt + settings.max_duration, 'max_session'],
@@ -111,16 +125,20 @@ export async function openSession(ctx: GatewayContext, input: OpenSessionInput):
   if (settings.end_at_token_expiry) deadlines.push([identity.expiresAt, 'token_expired']);
   deadlines.sort((a, b) => a[0] - b[0]);
   const [at, why] = deadlines[0]!;
-  cleanup.push(
-    ctx.clock.setTimer(at - ctx.clock.now(), () =>
+  const deadline = armDeadline({
+    clock: ctx.clock,
+    at,
+    graceMs: settings.expiry_grace,
+    isIdle: () => live.relay?.idle ?? false,
+    end: () =>
       session.terminate(
         why,
         why === 'max_session'
           ? `session reached its maximum length of ${formatDuration(at - startedAt)}`
           : undefined,
       ),
-    ),
-  );
+  });
+  cleanup.push(deadline.cancel);
 
   live.relay = relay;
   relay.start();

@@ -1,7 +1,8 @@
 import type { Duplex } from 'node:stream';
+import type { QueryTap } from '../audit/query-tap.ts';
 import { errorResponse, type ErrorFields } from '../protocol/backend-serializer.ts';
 import { BACKEND, FRONTEND, TRANSACTION_STATUS } from '../protocol/constants.ts';
-import { FrameTracker } from '../protocol/frame-tracker.ts';
+import { FrameTracker, type FrameTrackerOptions } from '../protocol/frame-tracker.ts';
 import { terminate as terminateMessage } from '../protocol/frontend-serializer.ts';
 import type { Clock } from '../runtime/clock.ts';
 
@@ -26,14 +27,30 @@ export interface RelayOptions {
   /** 0 disables. */
   readonly idleTimeoutMs: number;
   readonly onBytes?: (fromClient: number, fromServer: number) => void;
+  /** Query audit (policy rule `audit.queries`); absent, client messages are only counted. */
+  readonly queryTap?: QueryTap;
   /**
    * Cancels the upstream's running statement. Called when pgkey ends a session while the
    * server still owes a ReadyForQuery: PostgreSQL notices a closed socket only when it next
    * writes, so a long statement would otherwise run on after its session ended.
    */
   readonly cancelUpstream?: () => void;
+  /**
+   * Called once a forwarded ReadyForQuery leaves the session idle (see `idle`): where a
+   * session whose time is up may end without cutting a statement or a transaction.
+   */
+  readonly onIdle?: () => void;
   readonly onEnd: (result: RelayResult) => void;
 }
+
+/** Client messages of the extended query protocol that the server answers before a Sync. */
+const EXTENDED: ReadonlySet<number> = new Set([
+  FRONTEND.Parse,
+  FRONTEND.Bind,
+  FRONTEND.Execute,
+  FRONTEND.Describe,
+  FRONTEND.Close,
+]);
 
 /** How long a terminated session may take to reach a message boundary before a hard close. */
 const TERMINATE_GRACE_MS = 2000;
@@ -54,6 +71,10 @@ export class Relay {
   /** Client messages that ask for a ReadyForQuery minus ReadyForQuery messages seen. */
   #owed = 0;
   #status: number = TRANSACTION_STATUS.Idle;
+  /** Extended-protocol messages sent since the last Sync: the server is working on them. */
+  #unsynced = false;
+  /** A ReadyForQuery answered the last request in the chunk being relayed. */
+  #answered = false;
   #bytesFromClient = 0;
   #bytesFromServer = 0;
   /** Bumped per chunk either way; the idle timer compares samples of it. */
@@ -70,25 +91,54 @@ export class Relay {
 
   constructor(options: RelayOptions) {
     this.#o = options;
-    this.#fromClient = new FrameTracker({
+    const client: FrameTrackerOptions = {
       onMessage: (type) => {
         if (type === FRONTEND.Query || type === FRONTEND.Sync || type === FRONTEND.FunctionCall)
           this.#owed++;
+        // protocol-flow.html "Extended Query": Parse … Execute run before the Sync that
+        // asks for their ReadyForQuery.
+        if (type === FRONTEND.Sync) this.#unsynced = false;
+        else if (EXTENDED.has(type)) this.#unsynced = true;
       },
-    });
-    this.#fromServer = new FrameTracker({
+    };
+    const server: FrameTrackerOptions = {
       capture: (type) => (type === BACKEND.ReadyForQuery ? 1 : 0),
       onMessage: (type, _length, captured) => {
         if (type !== BACKEND.ReadyForQuery) return;
         if (captured !== undefined) this.#status = captured[0]!;
         if (this.#owed > 0) this.#owed--;
+        if (this.#owed === 0) this.#answered = true;
       },
-    });
+    };
+    // Without a tap the trackers are exactly the counting ones: no body is looked at.
+    const tap = options.queryTap;
+    this.#fromClient = new FrameTracker(tap === undefined ? client : tap.clientOptions(client));
+    this.#fromServer = new FrameTracker(tap === undefined ? server : tap.serverOptions(server));
+  }
+
+  /** True when a query audit tap reads the client's statements (never without one). */
+  get queryAudited(): boolean {
+    return this.#fromClient.streamsBodies;
   }
 
   /** Transaction status of the last ReadyForQuery: 'I', 'T' or 'E'. */
   get transactionStatus(): number {
     return this.#status;
+  }
+
+  /**
+   * Nothing in flight: every request answered, no extended-protocol message waiting for its
+   * Sync, the last ReadyForQuery said 'I' (not inside a transaction), and both directions
+   * between two messages. Ending the session now cuts no statement and loses no work.
+   */
+  get idle(): boolean {
+    return (
+      this.#owed === 0 &&
+      !this.#unsynced &&
+      this.#status === TRANSACTION_STATUS.Idle &&
+      this.#fromClient.atBoundary &&
+      this.#fromServer.atBoundary
+    );
   }
 
   get bytesFromClient(): number {
@@ -170,6 +220,11 @@ export class Relay {
     }
     this.#o.onBytes?.(0, chunk.length);
     this.#forward(chunk, this.#o.client, this.#o.upstream);
+    if (this.#answered) {
+      // After the forward: whatever ends the session must follow the ReadyForQuery.
+      this.#answered = false;
+      if (this.idle) this.#o.onIdle?.();
+    }
   }
 
   #forward(chunk: Buffer, to: Duplex, from: Duplex): void {

@@ -2,7 +2,11 @@ import { readFile } from 'node:fs/promises';
 import tls from 'node:tls';
 import type { Config } from '../config/schema.ts';
 import { PgkeyError, isPgkeyError } from '../errors/pgkey-error.ts';
-import { createTokenVerifier, type TokenVerifier } from '../identity/token-verifier.ts';
+import {
+  createTokenVerifier,
+  type InternalIssuer,
+  type TokenVerifier,
+} from '../identity/token-verifier.ts';
 import { ClientCertIssuer } from '../pki/client-cert-issuer.ts';
 import { loadUpstreamCa } from '../pki/upstream-ca.ts';
 import type { Clock } from '../runtime/clock.ts';
@@ -33,6 +37,8 @@ export interface RuntimeDeps {
   readonly onKeyFetch?: (issuer: string, outcome: 'ok' | 'error' | 'stale') => void;
   /** Reused across reloads so cached certificates survive unless the CA changed. */
   readonly certIssuer?: ClientCertIssuer;
+  /** Issuers pgkey runs itself (the token service), trusted besides `config.issuers`. */
+  readonly internalIssuers?: (config: Config) => readonly InternalIssuer[];
 }
 
 export async function buildRuntimeState(
@@ -53,6 +59,7 @@ export async function buildRuntimeState(
     logger: deps.logger,
     ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
     ...(deps.onKeyFetch === undefined ? {} : { onKeyFetch: deps.onKeyFetch }),
+    ...(deps.internalIssuers === undefined ? {} : { internal: deps.internalIssuers(config) }),
   });
   const upstream = config.upstream;
   const target: UpstreamTarget = {

@@ -80,6 +80,24 @@ export function createSessionObserver(
         .catch(logFailure);
     },
 
+    queryExecuted(session, execution) {
+      audit
+        .emit({
+          type: 'query.executed',
+          session: session.id,
+          client: session.client,
+          ...identityFields(session.identity),
+          role: session.role,
+          database: session.database,
+          ...execution,
+        })
+        .catch((error: unknown) => {
+          // A statement that cannot be recorded must not be followed by more (fail closed).
+          logFailure(error);
+          session.terminate('audit_unavailable');
+        });
+    },
+
     bytes(fromClient, fromServer) {
       metrics.relayedBytes.clientToServer += fromClient;
       metrics.relayedBytes.serverToClient += fromServer;

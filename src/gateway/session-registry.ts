@@ -1,3 +1,4 @@
+import type { QueryAuditConfig } from '../config/schema.ts';
 import type { Identity } from '../identity/identity.ts';
 
 /** Why pgkey ended a live session; also the audit `session.end` reason. */
@@ -16,6 +17,8 @@ export interface LiveSession {
   readonly role: string;
   readonly database: string;
   readonly rule: string;
+  /** The granting rule's query audit settings; undefined: statements are not read. */
+  readonly queryAudit: QueryAuditConfig | undefined;
   readonly client: { readonly address: string; readonly port: number };
   readonly startedAt: number;
   /** Ends the session at the next message boundary with FATAL and `message` as the reason. */

@@ -35,4 +35,20 @@ export interface Identity {
   readonly expiresAt: number;
   /** The verified claims set, for policy `match.claims`. Never logged whole. */
   readonly claims: Readonly<Record<string, unknown>>;
+  /**
+   * A service token minted at pgkey's token service (src/sts) opens exactly this database
+   * and role, whatever the policy says (gateway/token-grant.ts). `rule` granted the mint.
+   */
+  readonly restrictedTo?:
+    { readonly database: string; readonly role: string; readonly rule: string } | undefined;
+  /** The person who minted this service token, and the key of the login they minted it with. */
+  readonly mintedBy?: MintedBy | undefined;
+}
+
+export interface MintedBy {
+  /** Issuer URL (`iss`) of the person's token. */
+  readonly issuer: string;
+  readonly subject: string;
+  readonly email: string | undefined;
+  readonly credentialId: string | undefined;
 }

@@ -87,6 +87,26 @@ async function loadJwksFile(issuer: IssuerConfig, path: string): Promise<KeySour
   return { getKey: (header, token) => resolveKey(resolver, header, token) };
 }
 
+/**
+ * Keys held by this process: the token service's own (src/sts). No file, no network; each
+ * lookup asks `current()`, which returns the same object until the keys change, so jose's
+ * key set is rebuilt only on rotation.
+ */
+export function memoryKeySource(current: () => JSONWebKeySet): KeySource {
+  let seen: JSONWebKeySet | undefined;
+  let resolver: LocalJWKSet | undefined;
+  return {
+    getKey(header, token) {
+      const jwks = current();
+      if (resolver === undefined || jwks !== seen) {
+        resolver = createLocalJWKSet(jwks);
+        seen = jwks;
+      }
+      return resolveKey(resolver, header, token);
+    },
+  };
+}
+
 function keyUnknown(message: string, cause?: unknown): PgkeyError {
   return new PgkeyError('ERR_TOKEN_INVALID', {
     message: `token rejected: ${message}`,

@@ -35,11 +35,25 @@ export interface TokenVerifierOptions {
   readonly logger?: Logger;
   /** Metrics hook: one call per discovery/JWKS fetch attempt. */
   readonly onKeyFetch?: (issuerName: string, outcome: 'ok' | 'error' | 'stale') => void;
+  /** Issuers pgkey runs itself (the token service): trusted without config entries. */
+  readonly internal?: readonly InternalIssuer[];
+}
+
+/**
+ * An issuer inside this process (src/sts): its keys come from memory, not a URL or a file,
+ * and its own claims mapping replaces the profile's. The FIDO2 rule still applies to what
+ * the mapping returns (people need evidence; workloads do not).
+ */
+export interface InternalIssuer {
+  readonly config: IssuerConfig;
+  readonly keys: KeySource;
+  readonly toIdentity: (claims: Readonly<Record<string, unknown>>) => Identity;
 }
 
 interface TrustedIssuer {
   readonly config: IssuerConfig;
   readonly keys: KeySource;
+  readonly toIdentity?: InternalIssuer['toIdentity'];
 }
 
 /** RFC 9068 §2.1: the builtin IdP issues JWT access tokens, so an ID token (`JWT`) is refused. */
@@ -72,6 +86,15 @@ export async function createTokenVerifier(options: TokenVerifierOptions): Promis
       });
     }
     trusted.set(config.issuer, { config, keys: await createKeySource(config, keyOptions) });
+  }
+  for (const internal of options.internal ?? []) {
+    if (trusted.has(internal.config.issuer)) {
+      throw new PgkeyError('ERR_CONFIG', {
+        message: `issuer ${internal.config.issuer} is pgkey's own (${internal.config.name}); remove it from issuers`,
+        reason: 'issuer_duplicate',
+      });
+    }
+    trusted.set(internal.config.issuer, internal);
   }
   return { verify: (token) => verifyToken(token, trusted, clock) };
 }
@@ -122,7 +145,7 @@ async function verifyToken(
   if (typeof payload.iat === 'number' && payload.iat * 1000 > clock.now() + config.clock_skew) {
     throw notYetValid();
   }
-  const identity = toIdentity(config, payload);
+  const identity = issuer.toIdentity?.(payload) ?? toIdentity(config, payload);
   if (identity.kind !== 'workload' && !identity.fido2) {
     throw new PgkeyError('ERR_FIDO2_REQUIRED', {
       message: 'token rejected: it does not show a FIDO2 (security key or passkey) login',

@@ -25,6 +25,17 @@ export interface Metrics {
   readonly sessionsEndedTotal: Counter<'reason'>;
   readonly keyFetchTotal: Counter<'issuer' | 'outcome'>;
   readonly auditWriteSeconds: Histogram<'durable'>;
+  /**
+   * Read when scraped: `pgkey_audit_dropped_total` and `pgkey_audit_sink_up{sink}`. The
+   * gateway points `status` at its AuditLog.
+   */
+  readonly audit: { status: () => AuditMetricsSource };
+}
+
+/** What the audit metrics read (AuditLog.status()). */
+export interface AuditMetricsSource {
+  readonly dropped: number;
+  readonly sinks: readonly { readonly name: string; readonly up: boolean }[];
 }
 
 export const CONNECTION_OUTCOMES = ['accepted', 'refused'] as const;
@@ -46,9 +57,11 @@ export function createMetrics(): Metrics {
   collectDefaultMetrics({ register: registry, prefix: 'pgkey_' });
 
   const relayedBytes = { clientToServer: 0, serverToClient: 0 };
+  const audit: Metrics['audit'] = { status: () => ({ dropped: 0, sinks: [] }) };
   const metrics: Metrics = {
     registry,
     relayedBytes,
+    audit,
     connectionsTotal: new Counter({
       name: 'pgkey_connections_total',
       help: 'Client connections, by whether they were accepted or refused before the startup.',
@@ -110,6 +123,25 @@ export function createMetrics(): Metrics {
       registers,
     }),
   };
+  new Counter({
+    name: 'pgkey_audit_dropped_total',
+    help: 'Audit events dropped because a sink was down and its buffer full (audit.on_failure: continue).',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(audit.status().dropped);
+    },
+  });
+  new Gauge({
+    name: 'pgkey_audit_sink_up',
+    help: 'Whether each audit sink accepts records (1) or has failed (0).',
+    labelNames: ['sink'],
+    registers,
+    collect() {
+      this.reset();
+      for (const sink of audit.status().sinks) this.set({ sink: sink.name }, sink.up ? 1 : 0);
+    },
+  });
 
   // Closed label sets start at zero, so rate() and alerts work before the first event.
   for (const outcome of CONNECTION_OUTCOMES) metrics.connectionsTotal.inc({ outcome }, 0);

@@ -4,7 +4,7 @@
  * The message and hint go to the client as an ErrorResponse (SQLSTATE 28000 + HINT), so they
  * name config values and the person's own groups and e-mail, never other token contents.
  */
-import type { PolicyRuleConfig } from '../config/schema.ts';
+import type { PolicyRuleConfig, QueryAuditConfig } from '../config/schema.ts';
 import type { Identity } from '../identity/identity.ts';
 import { evaluateRule, type AccessRequest, type RuleVerdict } from './evaluate.ts';
 import { clip, formatAge, formatSpan, quote } from './format.ts';
@@ -18,6 +18,8 @@ export type Decision =
       readonly role: string;
       readonly database: string;
       readonly maxSessionMs: number | undefined;
+      /** The granting rule's `audit`, when it asks for query audit; undefined: none. */
+      readonly queryAudit: QueryAuditConfig | undefined;
     }
   | {
       readonly allowed: false;
@@ -108,7 +110,14 @@ export function decide(
     const verdict = evaluateRule(rule, identity, request, now);
     if (verdict.grants) {
       const { role, database } = request;
-      return { allowed: true, rule: rule.name, role, database, maxSessionMs: rule.max_session };
+      return {
+        allowed: true,
+        rule: rule.name,
+        role,
+        database,
+        maxSessionMs: rule.max_session,
+        queryAudit: rule.audit?.queries === true ? rule.audit : undefined,
+      };
     }
     verdicts.push(verdict);
   }

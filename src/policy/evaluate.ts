@@ -1,7 +1,13 @@
 /**
  * One rule against one identity and request: every condition is checked (no short cut), so a
  * verdict can say everything that stood in the way. Texts name only config values, the
- * request, and the person's own issuer, kind, groups and e-mail; never other claim values.
+ * request, and the person's own issuer, kind, groups, e-mail and actor; never other claim
+ * values.
+ *
+ * Delegated identities (an agent acting for a person, RFC 8693 `act`) carry the person's
+ * groups and e-mail, so every rule written for people would match them too. They therefore
+ * match only rules that opt in: `match.actor` naming the agent, or `match.kind: delegated`.
+ * A person's access never silently extends to every agent they hand a token to.
  */
 import type { PolicyRuleConfig } from '../config/schema.ts';
 import type { Identity } from '../identity/identity.ts';
@@ -20,6 +26,8 @@ export type ConditionName =
   | 'emails'
   | 'claims'
   | 'workload'
+  | 'actor'
+  | 'delegation'
   | 'databases'
   | 'roles'
   | 'fresh_auth';
@@ -53,6 +61,8 @@ const IDENTITY_CONDITIONS: ReadonlySet<ConditionName> = new Set([
   'emails',
   'claims',
   'workload',
+  'actor',
+  'delegation',
 ]);
 
 export function isIdentityCondition(condition: ConditionName): boolean {
@@ -141,6 +151,7 @@ function identityChecks(rule: PolicyRuleConfig, identity: Identity): ConditionCh
     const need = `claim ${quote(name)} = ${orList(values)}`;
     checks.push({ condition: 'claims', ok, text, need, have: undefined });
   }
+  checks.push(...delegationChecks(rule, identity));
   if (identity.kind === 'workload' && Object.keys(match.claims ?? {}).length === 0) {
     // A workload is a machine: without claim conditions a rule would admit every workload
     // the issuer signs for, so such rules never match one (config rules enforce the same).
@@ -153,6 +164,36 @@ function identityChecks(rule: PolicyRuleConfig, identity: Identity): ConditionCh
     });
   }
   return checks;
+}
+
+/** `match.actor`, and the opt-in a delegated identity needs (see the file comment). */
+function delegationChecks(rule: PolicyRuleConfig, identity: Identity): ConditionCheck[] {
+  const { actor, kind } = rule.match;
+  if (actor !== undefined) {
+    const ok = identity.actor !== undefined && actor.includes(identity.actor);
+    const text =
+      identity.actor === undefined
+        ? `no actor (rule wants ${list(actor)})`
+        : `actor ${quote(identity.actor)} ${ok ? 'in' : 'not in'} ${list(actor)}`;
+    const have =
+      identity.actor === undefined
+        ? 'your token acts for no one else'
+        : `your actor: ${identity.actor}`;
+    return [{ condition: 'actor', ok, text, need: `actor ${orList(actor)}`, have }];
+  }
+  if (identity.kind === 'delegated' && kind !== 'delegated') {
+    const agent = identity.actor ?? 'an agent';
+    return [
+      {
+        condition: 'delegation',
+        ok: false,
+        text: 'delegated identities match only rules with match.actor or kind: delegated',
+        need: 'people acting for themselves',
+        have: `you act through ${agent}`,
+      },
+    ];
+  }
+  return [];
 }
 
 function freshness(rule: PolicyRuleConfig, identity: Identity, now: number): ConditionCheck[] {

@@ -17,6 +17,8 @@ export interface IdentitySummary {
   readonly email: string | undefined;
   readonly kind: Identity['kind'];
   readonly groups: readonly string[];
+  /** RFC 8693 `act.sub` of a delegated identity. */
+  readonly actor: string | undefined;
   readonly fido2: boolean;
   readonly acr: string | undefined;
   readonly amr: readonly string[];
@@ -49,6 +51,7 @@ function summarize(identity: Identity, now: number): IdentitySummary {
     email: identity.email,
     kind: identity.kind,
     groups: identity.groups,
+    actor: identity.actor,
     fido2: identity.fido2,
     acr: identity.acr,
     amr: identity.amr,
@@ -75,6 +78,7 @@ function identityLines(summary: IdentitySummary): string[] {
     `  email     ${summary.email ?? '-'}`,
     `  kind      ${summary.kind}`,
     `  groups    ${summary.groups.length === 0 ? '-' : capList(summary.groups, 20)}`,
+    ...(summary.actor === undefined ? [] : [`  actor     ${summary.actor}`]),
     `  FIDO2     ${fido2}`,
     `  login     ${loginAge(summary.authAgeMs)}`,
   ];
@@ -96,8 +100,12 @@ function outcomeLines(decision: Decision): string[] {
       decision.maxSessionMs === undefined
         ? ''
         : `; sessions end after ${formatSpan(decision.maxSessionMs)}`;
+    const audit =
+      decision.queryAudit === undefined
+        ? ''
+        : `; statements audited (parameters: ${decision.queryAudit.parameters})`;
     return [
-      `outcome     allowed by rule ${quote(decision.rule)}: role ${quote(decision.role)} on database ${quote(decision.database)}${limit}`,
+      `outcome     allowed by rule ${quote(decision.rule)}: role ${quote(decision.role)} on database ${quote(decision.database)}${limit}${audit}`,
     ];
   }
   return [

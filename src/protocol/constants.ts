@@ -33,6 +33,20 @@ export const BACKEND = {
   ParameterStatus: 0x53, // 'S'
   ReadyForQuery: 0x5a, // 'Z'
   NegotiateProtocolVersion: 0x76, // 'v'
+  // The replies the query audit follows (protocol-flow.html).
+  ParseComplete: 0x31, // '1'
+  BindComplete: 0x32, // '2'
+  CloseComplete: 0x33, // '3'
+  CommandComplete: 0x43, // 'C'
+  DataRow: 0x44, // 'D'
+  EmptyQueryResponse: 0x49, // 'I'
+  PortalSuspended: 0x73, // 's'
+  NoData: 0x6e, // 'n'
+  RowDescription: 0x54, // 'T'
+  CopyInResponse: 0x47, // 'G'
+  CopyOutResponse: 0x48, // 'H'
+  CopyBothResponse: 0x57, // 'W'
+  CopyData: 0x64, // 'd'
 } as const;
 
 /** Byte1 codes of the frontend (client → server) messages pgkey reads or writes. */
@@ -44,6 +58,13 @@ export const FRONTEND = {
   Query: 0x51, // 'Q'
   Sync: 0x53, // 'S'
   FunctionCall: 0x46, // 'F'
+  // The extended query protocol and COPY, as the query audit reads them.
+  Parse: 0x50, // 'P'
+  Bind: 0x42, // 'B'
+  Execute: 0x45, // 'E'
+  Close: 0x43, // 'C'
+  Describe: 0x44, // 'D'
+  CopyData: 0x64, // 'd'
 } as const;
 
 /** AuthenticationXXX subtypes inside an 'R' message. */

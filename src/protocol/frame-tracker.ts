@@ -8,6 +8,17 @@ export interface FrameTrackerOptions {
   readonly capture?: (type: number) => number;
   /** Called once per message when its last byte has gone by. */
   readonly onMessage?: (type: number, bodyLength: number, captured: Buffer | undefined) => void;
+  /**
+   * Message types whose body bytes are handed to `onBody` as they pass, in place: how a
+   * reader hashes a 1 MB statement without holding it. Both this and `onBody` must be set.
+   */
+  readonly streamBody?: (type: number) => boolean;
+  /**
+   * `chunk[start, end)` is the next run of body bytes of a message chosen by `streamBody`,
+   * in order, before its `onMessage`. A view into a relayed chunk: read it during the call,
+   * never keep it (copy what must outlive the call). Empty bodies get no call.
+   */
+  readonly onBody?: (type: number, chunk: Buffer, start: number, end: number) => void;
 }
 
 /**
@@ -19,12 +30,16 @@ export interface FrameTrackerOptions {
 export class FrameTracker {
   readonly #capture: ((type: number) => number) | undefined;
   readonly #onMessage: FrameTrackerOptions['onMessage'];
+  readonly #streamBody: ((type: number) => boolean) | undefined;
+  readonly #onBody: FrameTrackerOptions['onBody'];
   readonly #header = Buffer.alloc(5);
   #headerFill = 0;
   #type = -1;
   #bodyLength = 0;
   #remaining = 0;
   #want = 0;
+  /** The message in progress goes to onBody. */
+  #streaming = false;
   #captured: Buffer[] = [];
   #capturedLength = 0;
   #messages = 0;
@@ -32,6 +47,15 @@ export class FrameTracker {
   constructor(options: FrameTrackerOptions = {}) {
     this.#capture = options.capture;
     this.#onMessage = options.onMessage;
+    if (options.streamBody !== undefined && options.onBody !== undefined) {
+      this.#streamBody = options.streamBody;
+      this.#onBody = options.onBody;
+    }
+  }
+
+  /** True when some message types' bodies are streamed to `onBody` (the query audit tap). */
+  get streamsBodies(): boolean {
+    return this.#streamBody !== undefined;
   }
 
   /** True when the bytes seen so far end exactly at a message boundary. */
@@ -51,6 +75,7 @@ export class FrameTracker {
       if (this.#remaining > 0) {
         const step = Math.min(this.#remaining, n - i);
         if (this.#want > 0) this.#keep(chunk, i, Math.min(step, this.#want));
+        if (this.#streaming) this.#onBody!(this.#type, chunk, i, i + step);
         this.#remaining -= step;
         i += step;
         if (this.#remaining === 0) this.#finish();
@@ -78,6 +103,7 @@ export class FrameTracker {
       this.#remaining = this.#bodyLength;
       this.#want =
         this.#capture === undefined ? 0 : Math.min(this.#capture(type), this.#bodyLength);
+      this.#streaming = this.#streamBody !== undefined && this.#streamBody(type);
       if (this.#remaining === 0) this.#finish();
     }
   }

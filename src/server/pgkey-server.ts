@@ -1,5 +1,4 @@
-import { AuditLog } from '../audit/audit-log.ts';
-import { FileSink } from '../audit/file-sink.ts';
+import { openAuditLog } from '../audit/open-audit.ts';
 import type { Config } from '../config/schema.ts';
 import { startGateway, type Gateway } from '../gateway/gateway.ts';
 import { startIdentityProvider, type IdentityProvider } from '../idp/provider/identity-provider.ts';
@@ -9,6 +8,9 @@ import type { Logger } from '../runtime/logger.ts';
 import { cryptoRandom, type Random } from '../runtime/random.ts';
 import type { Directory } from '../store/directory.ts';
 import { openDirectory } from '../store/open-directory.ts';
+import { ServiceKeys } from '../sts/service-keys.ts';
+import { startTokenService, type TokenService } from '../sts/token-service.ts';
+import { tokenServiceTrust } from '../sts/trust.ts';
 import { idpBridges } from './idp-bridges.ts';
 import { webauthnSettings } from './webauthn-settings.ts';
 
@@ -17,6 +19,8 @@ export interface PgkeyServer {
   /** The built-in identity provider, when `idp:` is configured. */
   readonly idp: IdentityProvider | undefined;
   readonly directory: Directory | undefined;
+  /** The token service, when `token_service:` is configured. */
+  readonly tokenService: TokenService | undefined;
   reload(config: Config): Promise<void>;
   drain(): Promise<void>;
   close(): Promise<void>;
@@ -31,24 +35,39 @@ export interface PgkeyServerOptions {
 
 /**
  * Everything `pgkey serve` runs in one process: the audit trail, the directory and built-in
- * FIDO2 identity provider (when `idp:` is set), and the gateway, which checks the provider's
- * tokens against the directory and ends sessions when it changes. The gateway starts first,
- * so the provider's admin pages can list and end its live sessions.
+ * FIDO2 identity provider (when `idp:` is set), the token service (when `token_service:` is
+ * set), and the gateway, which checks the provider's tokens and minted service tokens against
+ * the directory and ends sessions when it changes. The token service's keys load first (the
+ * gateway trusts its tokens as issuer `pgkey-sts`, keys from memory); then the gateway, so
+ * the provider's admin pages can list its live sessions and the token service can use its
+ * verifier and policy.
  */
 export async function startPgkeyServer(options: PgkeyServerOptions): Promise<PgkeyServer> {
   const { config, logger } = options;
   const clock = options.clock ?? systemClock;
   const random = options.random ?? cryptoRandom;
-  const audit = new AuditLog({
-    sink: await FileSink.open({ file: config.audit.file }),
+  // One trail per process, shared by the gateway, the provider's pages and the token
+  // service; opening it closes the sessions a crashed predecessor left open.
+  const audit = await openAuditLog(config.audit, {
+    writer: 'serve',
+    gateway: true,
     clock,
     random,
+    logger,
+    stdout: process.stdout,
   });
   let directory: Directory | undefined;
   let gateway: Gateway | undefined;
   let idp: IdentityProvider | undefined;
+  let tokenService: TokenService | undefined;
   try {
-    if (config.idp !== undefined) directory = await openDirectory(config.directory, { clock });
+    if (config.idp !== undefined || config.token_service !== undefined) {
+      directory = await openDirectory(config.directory, { clock });
+    }
+    const serviceKeys =
+      config.token_service === undefined || directory === undefined
+        ? undefined
+        : await ServiceKeys.load(directory.tokenServiceKeys, clock);
     gateway = await startGateway({
       config,
       logger,
@@ -56,6 +75,9 @@ export async function startPgkeyServer(options: PgkeyServerOptions): Promise<Pgk
       random,
       audit,
       ...(directory === undefined ? {} : { directory }),
+      ...(serviceKeys === undefined || config.token_service === undefined
+        ? {}
+        : { internalIssuers: tokenServiceTrust(serviceKeys, config.token_service.issuer) }),
     });
     if (config.idp !== undefined && directory !== undefined) {
       const settings = await webauthnSettings(config.idp, clock, logger);
@@ -76,7 +98,20 @@ export async function startPgkeyServer(options: PgkeyServerOptions): Promise<Pgk
       });
       logger.info({ issuer: idp.issuer, address: idp.address }, 'pgkey identity provider ready');
     }
+    if (serviceKeys !== undefined && directory !== undefined) {
+      tokenService = await startTokenService({
+        config,
+        directory,
+        keys: serviceKeys,
+        gateway,
+        audit,
+        clock,
+        random,
+        logger,
+      });
+    }
   } catch (error) {
+    await idp?.close();
     await gateway?.close();
     await directory?.close();
     await audit.close();
@@ -88,6 +123,7 @@ export async function startPgkeyServer(options: PgkeyServerOptions): Promise<Pgk
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
+    await tokenService?.close();
     await idp?.close();
     await running.close();
     await directory?.close();
@@ -97,9 +133,11 @@ export async function startPgkeyServer(options: PgkeyServerOptions): Promise<Pgk
     gateway: running,
     idp,
     directory,
+    tokenService,
     async reload(next) {
       await running.reload(next);
       await idp?.reloadKeys();
+      await tokenService?.reload(next);
     },
     async drain() {
       await running.drain();

@@ -24,17 +24,19 @@ export async function appendChange(
   change: DirectoryChange,
   now: number,
 ): Promise<void> {
+  // A revoked token has no user: its subject (`svc:<name>`) fills user_id.
   const values: SqlValue[] = [
     origin,
     change.kind,
-    change.userId,
+    change.kind === 'token.revoked' ? change.subject : change.userId,
     change.kind === 'credential.revoked' ? change.credentialId : null,
     change.kind === 'user.groups_changed' ? null : change.reason,
+    change.kind === 'token.revoked' ? change.tokenId : null,
     now,
   ];
   await tx.query(
-    `INSERT INTO {changes} (origin, kind, user_id, credential_id, reason, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6)`,
+    `INSERT INTO {changes} (origin, kind, user_id, credential_id, reason, token_id, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
     values,
   );
   await tx.query('DELETE FROM {changes} WHERE created_at < $1', [now - CHANGE_RETENTION_MS]);
@@ -53,6 +55,10 @@ export function toChange(row: Row): DirectoryChange | undefined {
     case 'credential.revoked': {
       const credentialId = optText(row, 'credential_id');
       return credentialId === undefined ? undefined : { kind, userId, credentialId, reason };
+    }
+    case 'token.revoked': {
+      const tokenId = optText(row, 'token_id');
+      return tokenId === undefined ? undefined : { kind, tokenId, subject: userId, reason };
     }
     default:
       return undefined; // written by a newer pgkey: not ours to interpret

@@ -1,7 +1,8 @@
 /**
  * The directory: everything the built-in identity provider knows — people, their groups and
- * keys, invites, WebAuthn challenges, the OpenID provider's own state and its signing keys —
- * behind one interface with two implementations: node:sqlite (embedded default, one file)
+ * keys, invites, WebAuthn challenges, the OpenID provider's own state and its signing keys,
+ * the token service's keys and minted service tokens — behind one interface with two
+ * implementations: node:sqlite (embedded default, one file)
  * and PostgreSQL (several pgkey nodes share it). One contract suite runs against both
  * (test/store/directory.contract.ts).
  *
@@ -102,6 +103,36 @@ export interface SigningKey {
   readonly expiresAt: number | undefined;
 }
 
+/**
+ * A service token a person minted at the token service (src/sts): its grant, who minted it
+ * and with which key. The token itself is never stored; its `jti` is the id.
+ */
+export interface MintedToken {
+  /** The token's `jti`. */
+  readonly id: string;
+  /** The service name; the token's subject is `svc:<name>`. */
+  readonly name: string;
+  readonly database: string;
+  readonly role: string;
+  /** The person who minted it, as their token said at the time. */
+  readonly mintedBy: {
+    /** Issuer URL (`iss`) of the person's token. */
+    readonly issuer: string;
+    readonly subject: string;
+    readonly email: string | undefined;
+    /** The FIDO2 credential of the login that minted it, when the issuer names it. */
+    readonly credentialId: string | undefined;
+  };
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly revokedAt: number | undefined;
+  /** Who revoked it (an e-mail or subject). */
+  readonly revokedBy: string | undefined;
+  readonly revokedReason: string | undefined;
+}
+
+export type NewMintedToken = Omit<MintedToken, 'revokedAt' | 'revokedBy' | 'revokedReason'>;
+
 /** What changed, for live enforcement (the gateway ends sessions) in every process and node. */
 export type DirectoryChange =
   | { readonly kind: 'user.disabled'; readonly userId: string; readonly reason: string }
@@ -110,6 +141,14 @@ export type DirectoryChange =
       readonly kind: 'credential.revoked';
       readonly userId: string;
       readonly credentialId: string;
+      readonly reason: string;
+    }
+  | {
+      readonly kind: 'token.revoked';
+      /** The minted token's `jti`. */
+      readonly tokenId: string;
+      /** Its subject (`svc:<name>`). */
+      readonly subject: string;
       readonly reason: string;
     };
 
@@ -229,6 +268,22 @@ export interface SigningKeyStore {
   prune(now: number): Promise<string[]>;
 }
 
+/** Service tokens minted at the token service, for listing, revocation and the gateway's check. */
+export interface MintedTokenStore {
+  /** ERR_CONFLICT reason `token_exists` for a known id. */
+  add(token: NewMintedToken): Promise<MintedToken>;
+  get(id: string): Promise<MintedToken | undefined>;
+  /** Newest first; `mintedBy` narrows to one person's tokens (issuer URL and subject). */
+  list(mintedBy?: { readonly issuer: string; readonly subject: string }): Promise<MintedToken[]>;
+  /**
+   * Idempotent (keeps the first time, revoker and reason). Every call emits `token.revoked`,
+   * so repeating a revoke re-announces it. ERR_NOT_FOUND for an unknown id.
+   */
+  revoke(id: string, by: string, reason: string, now: number): Promise<MintedToken>;
+  /** Deletes records that expired before `before`; returns how many. */
+  prune(before: number): Promise<number>;
+}
+
 export interface Directory {
   readonly kind: 'sqlite' | 'postgres';
   readonly users: UserStore;
@@ -237,6 +292,12 @@ export interface Directory {
   readonly challenges: ChallengeStore;
   readonly oidc: OidcStore;
   readonly signingKeys: SigningKeyStore;
+  /**
+   * The token service's own signing keys: a separate set, so the provider never publishes or
+   * signs with them and the service never with the provider's.
+   */
+  readonly tokenServiceKeys: SigningKeyStore;
+  readonly mintedTokens: MintedTokenStore;
   /**
    * Calls `listener` once per change: made here, right after COMMIT; made through another
    * directory on the same store (another process on the sqlite file, e.g. the admin CLI;

@@ -128,6 +128,41 @@ CREATE TABLE {changes} (
 CREATE INDEX changes_by_time ON {changes} (created_at);
 `,
   },
+  {
+    version: 3,
+    description: 'token service: its signing keys and minted service tokens',
+    // A separate key table: the provider lists every row of signing_keys as its own.
+    sql: `
+CREATE TABLE {token_service_keys} (
+  kid          TEXT PRIMARY KEY,
+  private_jwk  TEXT NOT NULL,           -- JSON object; the file is mode 0600 for this
+  created_at   INTEGER NOT NULL,
+  activates_at INTEGER NOT NULL,
+  retired_at   INTEGER,
+  expires_at   INTEGER
+) STRICT;
+
+CREATE TABLE {minted_tokens} (
+  id                  TEXT PRIMARY KEY,  -- the token's jti
+  name                TEXT NOT NULL,
+  database_name       TEXT NOT NULL,
+  role_name           TEXT NOT NULL,
+  minted_by_issuer    TEXT NOT NULL,
+  minted_by_subject   TEXT NOT NULL,
+  minted_by_email     TEXT,
+  minted_by_credential TEXT,
+  created_at          INTEGER NOT NULL,
+  expires_at          INTEGER NOT NULL,
+  revoked_at          INTEGER,
+  revoked_by          TEXT,
+  revoked_reason      TEXT
+) STRICT;
+CREATE INDEX minted_tokens_by_minter ON {minted_tokens} (minted_by_issuer, minted_by_subject);
+CREATE INDEX minted_tokens_by_expiry ON {minted_tokens} (expires_at);
+
+ALTER TABLE {changes} ADD COLUMN token_id TEXT;
+`,
+  },
 ];
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
@@ -228,6 +263,40 @@ CREATE TABLE {changes} (
   created_at    BIGINT NOT NULL
 );
 CREATE INDEX changes_by_time ON {changes} (created_at);
+`,
+  },
+  {
+    version: 2,
+    description: 'token service: its signing keys and minted service tokens',
+    sql: `
+CREATE TABLE {token_service_keys} (
+  kid          TEXT PRIMARY KEY,
+  private_jwk  TEXT NOT NULL,           -- JSON object
+  created_at   BIGINT NOT NULL,
+  activates_at BIGINT NOT NULL,
+  retired_at   BIGINT,
+  expires_at   BIGINT
+);
+
+CREATE TABLE {minted_tokens} (
+  id                  TEXT PRIMARY KEY,  -- the token's jti
+  name                TEXT NOT NULL,
+  database_name       TEXT NOT NULL,
+  role_name           TEXT NOT NULL,
+  minted_by_issuer    TEXT NOT NULL,
+  minted_by_subject   TEXT NOT NULL,
+  minted_by_email     TEXT,
+  minted_by_credential TEXT,
+  created_at          BIGINT NOT NULL,
+  expires_at          BIGINT NOT NULL,
+  revoked_at          BIGINT,
+  revoked_by          TEXT,
+  revoked_reason      TEXT
+);
+CREATE INDEX minted_tokens_by_minter ON {minted_tokens} (minted_by_issuer, minted_by_subject);
+CREATE INDEX minted_tokens_by_expiry ON {minted_tokens} (expires_at);
+
+ALTER TABLE {changes} ADD COLUMN token_id TEXT;
 `,
   },
 ];

@@ -36,11 +36,15 @@ export async function openDirectory(
   });
 }
 
-export async function readUrlFile(file: string): Promise<string> {
+/** `key` names the config key in errors: the audit sink reads its URL the same way. */
+export async function readUrlFile(
+  file: string,
+  key = 'directory.postgres.url_file',
+): Promise<string> {
   const fail = (message: string, extra: { hint?: string; cause?: unknown } = {}) =>
     new PgkeyError('ERR_CONFIG', {
-      message: `directory.postgres.url_file ${file}: ${message}`,
-      reason: 'directory_url_file',
+      message: `${key} ${file}: ${message}`,
+      reason: key.replaceAll('.', '_').replace(/^directory_postgres_/, 'directory_'),
       ...extra,
     });
   let handle: FileHandle;

@@ -6,6 +6,7 @@ import type { Directory } from './directory.ts';
 import { sqlChallengeStore, sqlInviteStore } from './sql-ceremonies.ts';
 import { sqlCredentialStore } from './sql-credentials.ts';
 import { closedError, type ChangeHub, type SqlDatabase } from './sql-database.ts';
+import { sqlMintedTokenStore } from './sql-minted-tokens.ts';
 import { sqlOidcStore, sqlSigningKeyStore } from './sql-provider.ts';
 import { sqlUserStore } from './sql-users.ts';
 
@@ -23,6 +24,8 @@ export function createSqlDirectory(
     challenges: sqlChallengeStore(db),
     oidc: sqlOidcStore(db),
     signingKeys: sqlSigningKeyStore(db),
+    tokenServiceKeys: sqlSigningKeyStore(db, 'token_service_keys'),
+    mintedTokens: sqlMintedTokenStore(db),
     subscribe(listener) {
       if (closing !== undefined) throw closedError();
       return hub.subscribe(listener);

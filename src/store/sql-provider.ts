@@ -66,16 +66,22 @@ export function sqlOidcStore(db: SqlDatabase): OidcStore {
   };
 }
 
-export function sqlSigningKeyStore(db: SqlDatabase): SigningKeyStore {
+/**
+ * Signing keys in `table`: `signing_keys` (the provider's) or `token_service_keys` (the
+ * token service's), the same columns in two tables so neither ever lists the other's keys.
+ */
+export function sqlSigningKeyStore(
+  db: SqlDatabase,
+  table: 'signing_keys' | 'token_service_keys' = 'signing_keys',
+): SigningKeyStore {
+  const t = `{${table}}`;
   return {
     async list() {
-      return (await db.query('SELECT * FROM {signing_keys} ORDER BY created_at, kid')).map(
-        toSigningKey,
-      );
+      return (await db.query(`SELECT * FROM ${t} ORDER BY created_at, kid`)).map(toSigningKey);
     },
     async add(key) {
       const rows = await db.query(
-        `INSERT INTO {signing_keys} (kid, private_jwk, created_at, activates_at, retired_at, expires_at)
+        `INSERT INTO ${t} (kid, private_jwk, created_at, activates_at, retired_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (kid) DO NOTHING
          RETURNING kid`,
@@ -92,16 +98,13 @@ export function sqlSigningKeyStore(db: SqlDatabase): SigningKeyStore {
     },
     async retire(kid, retiredAt, expiresAt) {
       const rows = await db.query(
-        'UPDATE {signing_keys} SET retired_at = $2, expires_at = $3 WHERE kid = $1 RETURNING kid',
+        `UPDATE ${t} SET retired_at = $2, expires_at = $3 WHERE kid = $1 RETURNING kid`,
         [kid, retiredAt, expiresAt],
       );
       if (rows.length === 0) throw notFound('signing key', kid);
     },
     async prune(now) {
-      const rows = await db.query(
-        'DELETE FROM {signing_keys} WHERE expires_at <= $1 RETURNING kid',
-        [now],
-      );
+      const rows = await db.query(`DELETE FROM ${t} WHERE expires_at <= $1 RETURNING kid`, [now]);
       return rows.map((row) => text(row, 'kid')).sort();
     },
   };

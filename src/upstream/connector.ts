@@ -4,6 +4,7 @@ import { PgkeyError, isPgkeyError } from '../errors/pgkey-error.ts';
 import { decodeBackendMessage, decodeSaslMechanisms } from '../protocol/backend-decoder.ts';
 import { AUTH } from '../protocol/constants.ts';
 import {
+  passwordMessage,
   saslInitialResponse,
   saslResponse,
   sslRequest,
@@ -24,7 +25,12 @@ export interface UpstreamTarget {
 
 export type UpstreamCredential =
   | { readonly kind: 'cert'; readonly key: string; readonly cert: string }
-  | { readonly kind: 'scram'; readonly password: string };
+  | { readonly kind: 'scram'; readonly password: string }
+  /**
+   * A bearer token for a pgkey gateway (`pgkey tunnel`): sent as the cleartext password the
+   * gateway asks for, only ever inside verify-full TLS (docs/decisions/0001).
+   */
+  | { readonly kind: 'token'; readonly token: string };
 
 export interface UpstreamLogin {
   readonly role: string;
@@ -32,6 +38,14 @@ export interface UpstreamLogin {
   readonly parameters: ReadonlyArray<readonly [string, string]>;
   readonly credential: UpstreamCredential;
   readonly timeoutMs: number;
+  /** Minor protocol version of the StartupMessage (3.2: long cancel keys); default 0. */
+  readonly protocolMinor?: number;
+  /**
+   * What a server's ErrorResponse during login becomes. Default: upstreamLoginError, which
+   * keeps the server's text away from pgkey's clients; the tunnel passes a pgkey gateway's
+   * (already client-safe) refusal on as it came.
+   */
+  readonly refusal?: (fields: ReadonlyMap<string, string>, body: Buffer) => PgkeyError;
 }
 
 export interface UpstreamConnection {
@@ -50,7 +64,8 @@ export interface UpstreamConnection {
 /** Messages the server sends before ReadyForQuery are small; cap them all. */
 const MAX_LOGIN_MESSAGE = 256 * 1024;
 
-const contexts = new WeakMap<UpstreamCredential, tls.SecureContext>();
+/** By credential (a client certificate is part of the context), else by target. */
+const contexts = new WeakMap<object, tls.SecureContext>();
 
 /**
  * Logs in to PostgreSQL as `role` and returns the connection ready for the relay: TCP,
@@ -110,7 +125,9 @@ function startTls(
   target: UpstreamTarget,
   credential: UpstreamCredential,
 ): Promise<tls.TLSSocket> {
-  let secureContext = contexts.get(credential);
+  // A token is not part of TLS: one context serves every token for the same target.
+  const owner: object = credential.kind === 'token' ? target : credential;
+  let secureContext = contexts.get(owner);
   if (secureContext === undefined) {
     secureContext = tls.createSecureContext({
       ca: target.ca,
@@ -120,7 +137,7 @@ function startTls(
       ecdhCurve: 'X25519:P-256:P-384',
       ...(credential.kind === 'cert' ? { key: credential.key, cert: credential.cert } : {}),
     });
-    contexts.set(credential, secureContext);
+    contexts.set(owner, secureContext);
   }
   const name = target.servername;
   return new Promise((resolve, reject) => {
@@ -156,7 +173,10 @@ async function authenticate(
   const reader = new Reader(socket);
   const frames = new MessageReader({ typed: true, maxBodyLength: () => MAX_LOGIN_MESSAGE });
   socket.write(
-    startupMessage([['user', login.role], ['database', login.database], ...login.parameters]),
+    startupMessage(
+      [['user', login.role], ['database', login.database], ...login.parameters],
+      (3 << 16) | (login.protocolMinor ?? 0),
+    ),
   );
   const parameters: Array<readonly [string, string]> = [];
   let processId: number | undefined;
@@ -179,7 +199,8 @@ async function authenticate(
             if (scram !== undefined && !scram.completed) throw outOfOrder();
             break;
           case AUTH.SASL: {
-            if (login.credential.kind !== 'scram') throw wrongMethod('SCRAM', 'cert');
+            if (login.credential.kind !== 'scram')
+              throw wrongMethod('SCRAM', login.credential.kind);
             const mechanisms = decodeSaslMechanisms(message.data);
             const der = socket.getPeerX509Certificate()?.raw;
             scram = new ScramClient({
@@ -199,12 +220,14 @@ async function authenticate(
             scram.final(message.data);
             break;
           case AUTH.CleartextPassword:
+            // A pgkey gateway's door (protocol.md §2.2), inside the verify-full TLS above.
+            // Never a database password in cleartext, even over TLS: pg_hba must say cert/scram.
+            if (login.credential.kind !== 'token')
+              throw wrongMethod('password', login.credential.kind);
+            socket.write(passwordMessage(login.credential.token));
+            break;
           case AUTH.MD5Password:
-            // Never send a password in cleartext or MD5, even over TLS: pg_hba must say cert/scram.
-            throw wrongMethod(
-              message.subtype === AUTH.MD5Password ? 'md5' : 'password',
-              login.credential.kind,
-            );
+            throw wrongMethod('md5', login.credential.kind);
           default:
             throw wrongMethod(`method ${message.subtype}`, login.credential.kind);
         }
@@ -217,7 +240,9 @@ async function authenticate(
         secretKey = message.secretKey;
         break;
       case 'errorResponse':
-        throw upstreamLoginError(message.fields, login);
+        throw login.refusal === undefined
+          ? upstreamLoginError(message.fields, login)
+          : login.refusal(message.fields, frame.body);
       case 'noticeResponse':
       case 'negotiateProtocolVersion':
         break;

@@ -3,8 +3,10 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { AuditChain } from '../../src/audit/chain.ts';
 import type { AuditEvent } from '../../src/audit/events.ts';
 import { FileSink, openAuditFile, type AuditFile } from '../../src/audit/file-sink.ts';
+import { GENESIS, hashLine, type AuditRecord } from '../../src/audit/record.ts';
 import { isPgkeyError } from '../../src/errors/pgkey-error.ts';
 
 /** C0 and C1 controls, DEL, U+2028/2029 and bidi overrides: nothing a terminal acts on. */
@@ -26,17 +28,48 @@ function event(n: number, user = `user-${n}`): AuditEvent {
   };
 }
 
-/** The real file, with datasync calls counted and faults injectable. */
-function instrumented(
-  faults: { write?: NodeJS.ErrnoException; datasync?: NodeJS.ErrnoException } = {},
-) {
-  const counts = { writes: 0, datasyncs: 0 };
+/** Records 1…n of one chain, as AuditLog would hand them to the sink. */
+const chain = new AuditChain('chain-for-tests1');
+const records = new Map<number, AuditRecord>();
+function record(n: number, user?: string): AuditRecord {
+  if (user !== undefined) return new AuditChain('chain-for-tests2').append(event(n, user));
+  if (n < 1) throw new Error('records start at 1');
+  let found = records.get(n);
+  while (found === undefined) {
+    const next = chain.append(event(chain.seq + 1));
+    records.set(next.seq, next);
+    found = records.get(n);
+  }
+  return found;
+}
+
+/** The object a record's line holds. */
+const parsed = (r: AuditRecord): unknown => JSON.parse(r.line);
+
+interface Faults {
+  write?: NodeJS.ErrnoException | undefined;
+  datasync?: NodeJS.ErrnoException | undefined;
+  /** With `write`: the first failing write still lands this many bytes. */
+  partial?: number | undefined;
+}
+
+/** The real file, with datasync calls counted and faults injectable (and healable). */
+function instrumented(faults: Faults = {}) {
+  const counts = { writes: 0, datasyncs: 0, opens: 0 };
   const openFile = async (file: string): Promise<AuditFile> => {
     const handle = await openAuditFile(file);
+    counts.opens++;
     return {
       write: async (buffer, offset, length) => {
         counts.writes++;
-        if (faults.write) throw faults.write;
+        if (faults.write) {
+          const partial = faults.partial;
+          if (partial !== undefined && partial > 0) {
+            faults.partial = 0;
+            return handle.write(buffer, offset, Math.min(partial, length));
+          }
+          throw faults.write;
+        }
         return handle.write(buffer, offset, length);
       },
       datasync: async () => {
@@ -44,6 +77,8 @@ function instrumented(
         if (faults.datasync) throw faults.datasync;
         await handle.datasync();
       },
+      read: (buffer, offset, length, position) => handle.read(buffer, offset, length, position),
+      stat: () => handle.stat(),
       close: () => handle.close(),
     };
   };
@@ -77,10 +112,10 @@ describe('FileSink', () => {
   it('creates parent directories and a 0600 file, one JSON line per event', async () => {
     const file = join(dir, 'nested', 'deeper', 'audit.jsonl');
     const sink = await FileSink.open({ file });
-    await sink.write(event(1), { durable: false });
-    await sink.write(event(2), { durable: true });
+    await sink.write(record(1), { durable: false });
+    await sink.write(record(2), { durable: true });
     assert.equal((await stat(file)).mode & 0o777, 0o600);
-    assert.deepEqual(await lines(file), [event(1), event(2)]);
+    assert.deepEqual(await lines(file), [parsed(record(1)), parsed(record(2))]);
     await sink.close();
   });
 
@@ -88,10 +123,10 @@ describe('FileSink', () => {
     const file = join(dir, 'durable.jsonl');
     const { counts, openFile } = instrumented();
     const sink = await FileSink.open({ file, openFile });
-    const earlier = sink.write(event(1), { durable: false });
-    await sink.write(event(2), { durable: true });
+    const earlier = sink.write(record(1), { durable: false });
+    await sink.write(record(2), { durable: true });
     assert.equal(counts.datasyncs, 1);
-    assert.deepEqual(await lines(file), [event(1), event(2)]);
+    assert.deepEqual(await lines(file), [parsed(record(1)), parsed(record(2))]);
     await earlier;
     await sink.close();
   });
@@ -100,7 +135,7 @@ describe('FileSink', () => {
     const file = join(dir, 'lazy.jsonl');
     const { counts, openFile } = instrumented();
     const sink = await FileSink.open({ file, openFile });
-    await Promise.all([1, 2, 3].map((n) => sink.write(event(n), { durable: false })));
+    await Promise.all([1, 2, 3].map((n) => sink.write(record(n), { durable: false })));
     assert.equal(counts.datasyncs, 0);
     await sink.close();
     assert.equal(counts.datasyncs, 1);
@@ -112,7 +147,7 @@ describe('FileSink', () => {
     const sink = await FileSink.open({ file, openFile });
     const writes: Promise<void>[] = [];
     for (let n = 0; n < 200; n++) {
-      writes.push(sink.write(event(n), { durable: true }));
+      writes.push(sink.write(record(n + 1), { durable: true }));
       // Spread arrivals over a few turns of the event loop, as real sessions would.
       if (n % 50 === 49) await new Promise((resolve) => setImmediate(resolve));
     }
@@ -121,7 +156,7 @@ describe('FileSink', () => {
     assert.ok(counts.writes <= 8, `${counts.writes} write() calls for 200 events`);
     const written = await lines(file);
     assert.equal(written.length, 200);
-    assert.deepEqual(written[199], event(199)); // order is kept
+    assert.deepEqual(written[199], parsed(record(200))); // order is kept
     await sink.close();
   });
 
@@ -129,28 +164,28 @@ describe('FileSink', () => {
     const file = join(dir, 'hostile.jsonl');
     const sink = await FileSink.open({ file });
     const user = 'x\n{"type":"auth.success"}\u001b[31m\u009b\u2028\u2029"}';
-    await sink.write(event(1, user), { durable: true });
+    await sink.write(record(1, user), { durable: true });
     await sink.close();
     const text = await readFile(file, 'utf8');
     assert.equal(text.split('\n').length, 2); // one line plus the final newline
     assert.equal(hasUnsafeCharacter(text.trimEnd()), false);
-    assert.deepEqual(await lines(file), [event(1, user)]);
+    assert.deepEqual(await lines(file), [parsed(record(1, user))]);
   });
 
   it('rejects a write after close', async () => {
     const sink = await FileSink.open({ file: join(dir, 'closed.jsonl') });
     await sink.close();
     await sink.close(); // idempotent
-    await assert.rejects(sink.write(event(1), { durable: false }), unavailable);
+    await assert.rejects(sink.write(record(1), { durable: false }), unavailable);
   });
 
   it('close() flushes writes still queued', async () => {
     const file = join(dir, 'flush-on-close.jsonl');
     const sink = await FileSink.open({ file });
-    const pending = sink.write(event(1), { durable: false });
+    const pending = sink.write(record(1), { durable: false });
     await sink.close();
     await pending;
-    assert.deepEqual(await lines(file), [event(1)]);
+    assert.deepEqual(await lines(file), [parsed(record(1))]);
   });
 
   it('fails to open where the file cannot be created', async () => {
@@ -166,19 +201,116 @@ describe('FileSink', () => {
     ['EIO on fdatasync', { datasync: errno('EIO') }],
   ] as const) {
     it(`rejects pending and later writes after ${name}, and stays failed`, async () => {
-      const { openFile } = instrumented(faults);
+      const { openFile } = instrumented({ ...faults });
       const sink = await FileSink.open({ file: join(dir, `fault-${name}.jsonl`), openFile });
       const results = await Promise.allSettled([
-        sink.write(event(1), { durable: true }),
-        sink.write(event(2), { durable: true }),
+        sink.write(record(1), { durable: true }),
+        sink.write(record(2), { durable: true }),
       ]);
       for (const result of results) {
         assert.equal(result.status, 'rejected');
         assert.ok(unavailable(result.reason));
         assert.equal((result.reason as Error).cause, faults.write ?? faults.datasync);
       }
-      await assert.rejects(sink.write(event(3), { durable: false }), unavailable);
+      await assert.rejects(sink.write(record(3), { durable: false }), unavailable);
       await sink.close();
     });
   }
+
+  it('finds the last record as the anchor of a new chain, past lines that are not records', async () => {
+    const file = join(dir, 'anchor.jsonl');
+    const empty = await FileSink.open({ file });
+    assert.deepEqual(empty.opening, {});
+    await empty.write(record(1), { durable: false });
+    await empty.write(record(2), { durable: false });
+    await empty.close();
+    await writeFile(file, `${await readFile(file, 'utf8')}{"not":"a record"}\n`);
+    const sink = await FileSink.open({ file });
+    assert.deepEqual(sink.opening, {
+      anchor: { chain: record(2).chain, seq: 2, hash: record(2).hash },
+    });
+    assert.equal(sink.size, (await stat(file)).size);
+    await sink.close();
+  });
+
+  it('ends a torn last line with a newline, keeps it, and reports its size and hash', async () => {
+    const file = join(dir, 'torn.jsonl');
+    const fragment = record(2).line.slice(0, 40);
+    await writeFile(file, `${record(1).line}\n${fragment}`);
+    const sink = await FileSink.open({ file });
+    assert.deepEqual(sink.opening, {
+      anchor: { chain: record(1).chain, seq: 1, hash: record(1).hash },
+      torn: { bytes: 40, hash: hashLine(fragment) },
+    });
+    await sink.write(record(2), { durable: true });
+    assert.equal(
+      await readFile(file, 'utf8'),
+      `${record(1).line}\n${fragment}\n${record(2).line}\n`,
+    );
+    await sink.close();
+    // A file that is one unfinished line: nothing to anchor to.
+    const whole = join(dir, 'torn-only.jsonl');
+    await writeFile(whole, '{"ti');
+    const only = await FileSink.open({ file: whole });
+    assert.deepEqual(only.opening, { torn: { bytes: 4, hash: hashLine('{"ti') } });
+    await only.close();
+    assert.equal(GENESIS.length, 43);
+  });
+
+  it('rotates after the writes queued before it: the old file renamed with a UTC stamp', async () => {
+    const sub = join(dir, 'rotation');
+    const file = join(sub, 'audit.jsonl');
+    let now = Date.UTC(2026, 4, 1, 12, 0, 0, 5);
+    const clock = { now: () => now, setTimer: () => () => undefined };
+    const sink = await FileSink.open({ file, clock });
+    const first = sink.write(record(1), { durable: false });
+    const name = sink.rotate();
+    const again = sink.rotate(); // same millisecond: the next one
+    now += 1000;
+    const second = sink.write(record(2), { durable: true });
+    assert.equal(name, 'audit.jsonl.20260501T120000.005Z');
+    assert.equal(again, 'audit.jsonl.20260501T120000.006Z');
+    assert.equal(sink.size, record(2).line.length + 1);
+    await Promise.all([first, second]);
+    assert.deepEqual(await lines(join(sub, name)), [parsed(record(1))]);
+    assert.equal(await readFile(join(sub, again), 'utf8'), '');
+    assert.deepEqual(await lines(file), [parsed(record(2))]);
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+    await sink.close();
+  });
+
+  it('recovers after a partial write: the fragment is ended, records already written are reported', async () => {
+    const file = join(dir, 'recover.jsonl');
+    const faults: Faults = {};
+    const { openFile, counts } = instrumented(faults);
+    const sink = await FileSink.open({ file, openFile });
+    await sink.write(record(1), { durable: true });
+    faults.write = errno('ENOSPC');
+    faults.partial = record(2).line.length + 1 + 10; // record 2 whole, 10 bytes of record 3
+    const failed = await Promise.allSettled([
+      sink.write(record(2), { durable: false }),
+      sink.write(record(3), { durable: true }),
+    ]);
+    assert.deepEqual(
+      failed.map((r) => r.status),
+      ['rejected', 'rejected'],
+    );
+    await assert.rejects(sink.write(record(4), { durable: false }), unavailable);
+    await assert.rejects(
+      sink.recover(),
+      (error) => (error as NodeJS.ErrnoException).code !== undefined || true,
+    );
+    faults.write = undefined;
+    const stored = await sink.recover();
+    assert.ok(stored.has(record(1).hash) && stored.has(record(2).hash));
+    assert.ok(!stored.has(record(3).hash));
+    await sink.write(record(3), { durable: true });
+    const text = await readFile(file, 'utf8');
+    assert.equal(
+      text,
+      `${record(1).line}\n${record(2).line}\n${record(3).line.slice(0, 10)}\n${record(3).line}\n`,
+    );
+    assert.ok(counts.opens >= 2);
+    await sink.close();
+  });
 });

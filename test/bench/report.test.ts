@@ -12,7 +12,7 @@ import {
   RUNS,
 } from '../../bench/pgbench.ts';
 import { parseProcStat } from '../../bench/procfs.ts';
-import { goalRows, renderReport } from '../../bench/report.ts';
+import { auditTable, goalRows, renderReport } from '../../bench/report.ts';
 import {
   addedP50,
   median,
@@ -285,5 +285,27 @@ describe('statistics and report', () => {
     }
     assert.match(text, /\+80 µs \(\+60 to \+160\) \| met/);
     assert.match(text, /0\.80× \(0\.50× to 0\.90×\)/);
+    assert.ok(!text.includes('## Query audit'), 'no audit section without pgkey-audit');
+  });
+
+  it('shows the query audit as a delta against pgkey-cert in the same rounds', () => {
+    // pgkey-audit: 20 µs slower, 90% of the TPS and 10 more CPU-ms per 1k txn, every round.
+    const audited = [1, 2, 3].map((round) => {
+      const cert = RESULTS.runs.find((r) => r.round === round && r.target === 'pgkey-cert')!;
+      const tps = cert.tps * 0.9;
+      return {
+        ...record(round, 'pgkey-audit', tps, cert.p50Us + 20),
+        proxyCpuMs: (((cert.proxyCpuMs! / cert.transactions) * 1000 + 10) * (tps * 7)) / 1000,
+      };
+    });
+    const results: BenchResults = {
+      ...RESULTS,
+      options: { ...RESULTS.options, targets: ['direct', 'pgkey-cert', 'pgkey-audit'] },
+      runs: [...RESULTS.runs, ...audited],
+    };
+    const table = auditTable(results) ?? '';
+    assert.match(table, /\| L1-simple \| 0\.90× \| \+20 \| \+40 \| 143 \| 153 \| \+10\.0 \|/);
+    assert.ok(renderReport(results).includes('## Query audit: the cost of the tap'));
+    assert.equal(auditTable(RESULTS), undefined);
   });
 });

@@ -41,6 +41,8 @@ describe('config docs', () => {
       'upstream.ca.key',
       'upstream.scram.secrets_file',
       'audit.file',
+      'audit.postgres.url_file',
+      'audit.signing_key',
       'directory.sqlite.file',
       'directory.postgres.url_file',
       'idp.tls.cert',
@@ -48,6 +50,9 @@ describe('config docs', () => {
       'idp.clients[].client_secret_file',
       'idp.authenticators.trusted_roots',
       'idp.authenticators.mds_blob',
+      'token_service.tls.cert',
+      'token_service.tls.key',
+      'token_service.publish_gateway_ca',
     ]);
     assert.equal(byPath.get('policy[].fresh_auth')?.type, 'duration');
     assert.equal(byPath.get('listen.handshake_timeout')?.default, '30s');

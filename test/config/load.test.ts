@@ -92,6 +92,38 @@ describe('parseConfig', () => {
     assert.equal(custom.policy[0]?.fresh_auth, 5_400_000);
   });
 
+  it("reads a rule's query audit with its defaults, and requires `queries` in it", () => {
+    const withAudit = (audit: string) =>
+      CONTRACT.replace('roles: [analyst, reporting]', `roles: [analyst, reporting]\n    ${audit}`);
+    const config = parseConfig(withAudit('audit: { queries: true }'), '/x');
+    assert.equal(config.policy[0]?.audit, undefined);
+    assert.deepEqual(config.policy[1]?.audit, {
+      queries: true,
+      parameters: 'redact',
+      statement_max_bytes: 4096,
+    });
+    const hashed = parseConfig(withAudit('audit: { queries: true, parameters: hash }'), '/x');
+    assert.equal(hashed.policy[1]?.audit?.parameters, 'hash');
+    for (const [audit, expected] of [
+      ['audit: { parameters: log }', 'policy[1].audit.queries: required'],
+      [
+        'audit: { queries: true, parameters: plain }',
+        'policy[1].audit.parameters: must be one of none, redact, hash, log; got "plain"',
+      ],
+      [
+        'audit: { queries: true, statement_max_bytes: 10 }',
+        'policy[1].audit.statement_max_bytes: must be at least 64',
+      ],
+    ] as const) {
+      const check = checkConfig(withAudit(audit), '/x');
+      assert.deepEqual(
+        check.errors.map((d) => formatDiagnostic(d)),
+        [expected],
+        audit,
+      );
+    }
+  });
+
   it('resolves every relative path against the config directory and keeps absolute ones', () => {
     const text = CONTRACT.replace(
       'file: pgkey-data/audit.jsonl',

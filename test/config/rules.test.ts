@@ -57,6 +57,58 @@ interface Case {
 
 const CASES: readonly Case[] = [
   {
+    rule: 'token-service',
+    title: 'a token service on plain http off loopback',
+    edit: (c) => (c.token_service = { issuer: 'http://sts.example.com' }),
+    error: 'token_service.issuer: must use https:// (http:// only for loopback hosts)',
+  },
+  {
+    rule: 'token-service',
+    title: 'an https token service without a certificate',
+    edit: (c) => {
+      c.listen = { require_tls: false };
+      c.token_service = { issuer: 'https://sts.example.com' };
+    },
+    error: 'token_service.tls: required for an https:// issuer (or set listen.tls)',
+  },
+  {
+    rule: 'token-service',
+    title: 'the token service listed as an issuer too',
+    edit: (c) => (c.token_service = { issuer: 'https://idp.example.com' }),
+    error:
+      'issuers[0].issuer: this is the token service: the gateway trusts it already; remove this entry',
+  },
+  {
+    rule: 'token-service',
+    title: 'the token service on the wire listener address',
+    edit: (c) =>
+      (c.token_service = { issuer: 'https://sts.example.com', address: '127.0.0.1:6432' }),
+    error: 'token_service.address: same address as listen.address',
+  },
+  {
+    rule: 'token-service',
+    title: 'a default lifetime longer than the maximum',
+    edit: (c) =>
+      (c.token_service = {
+        issuer: 'https://sts.example.com',
+        mint: { max_ttl: '10m', default_ttl: '15m' },
+      }),
+    error: 'token_service.mint.default_ttl: longer than mint.max_ttl',
+  },
+  {
+    rule: 'token-service',
+    title: 'an issuer named like the token service',
+    edit: (c) => (c.issuers[0]!.name = 'pgkey-sts'),
+    error: 'issuers[0].name: "pgkey-sts" is reserved for the token service; choose another',
+  },
+  {
+    rule: 'agent-rules',
+    title: 'an actor condition on human identities',
+    edit: (c) => (c.policy[0]!.match = { actor: ['agent:bot'], kind: 'human' }),
+    error:
+      'policy[0].match.kind: "human" identities have no actor: with match.actor this rule could never match',
+  },
+  {
     rule: 'unique-issuers',
     title: 'duplicate issuer name',
     edit: (c) => (c.issuers[1]!.name = 'corp'),
@@ -360,6 +412,39 @@ const CASES: readonly Case[] = [
     edit: (c) => (c.idp = { issuer: 'https://idp.example.com', trust_proxy: true }),
     error: 'issuers[0].profile: must be "builtin" for the built-in provider',
   },
+  {
+    rule: 'oauth-listener',
+    title: 'the OAUTHBEARER listener on the main listener address',
+    edit: (c) => (c.listen!.oauth = { address: '127.0.0.1:6432', issuer: 'https://idp.internal' }),
+    error:
+      'listen.oauth.address: same address as listen.address: the OAUTHBEARER door needs a listener of its own',
+  },
+  {
+    rule: 'oauth-listener',
+    title: 'the OAUTHBEARER listener on a port above 65535',
+    edit: (c) => (c.listen!.oauth = { address: '0.0.0.0:70000', issuer: 'https://idp.internal' }),
+    error: 'listen.oauth.address: port 70000 is above 65535',
+  },
+  {
+    rule: 'oauth-issuer',
+    title: 'an OAUTHBEARER issuer the gateway does not trust',
+    edit: (c) =>
+      (c.listen!.oauth = { address: '0.0.0.0:6433', issuer: 'https://idp.example.com/' }),
+    error:
+      'listen.oauth.issuer: "https://idp.example.com/" is not one of issuers[].issuer: tokens from it would be refused',
+  },
+  {
+    rule: 'audit-sinks',
+    title: 'the postgres sink without audit.postgres',
+    edit: (c) => (c.audit = { sinks: ['file', 'postgres'] }),
+    error: 'audit.postgres: required when audit.sinks lists postgres',
+  },
+  {
+    rule: 'audit-sinks',
+    title: 'a sink listed twice',
+    edit: (c) => (c.audit = { sinks: ['file', 'stdout', 'file'] }),
+    error: 'audit.sinks[2]: file is listed twice',
+  },
 ];
 
 function check(edit?: Edit) {
@@ -385,6 +470,21 @@ describe('cross-field rules', () => {
       assert.equal(result.config, undefined);
     });
   }
+
+  it('audit-sinks: warns about an unused postgres section, no file sink, and on_failure continue', () => {
+    const result = check((c) => {
+      c.audit = {
+        sinks: ['stdout'],
+        on_failure: 'continue',
+        postgres: { url_file: 'audit-url' },
+      };
+    });
+    assert.deepEqual(result.errors, []);
+    assert.deepEqual(
+      result.warnings.map((d) => d.path),
+      ['audit.sinks', 'audit.on_failure', 'audit.postgres'],
+    );
+  });
 
   it('has a case for every rule in the catalogue', () => {
     assert.deepEqual(
@@ -423,6 +523,33 @@ describe('cross-field rules', () => {
     assert.deepEqual(scram.errors, []);
     const plain = check((c) => (c.listen = { require_tls: false }));
     assert.deepEqual(plain.errors, []);
+  });
+
+  it('accepts an OAUTHBEARER listener; scope defaults to openid and must be RFC 6749 scopes', () => {
+    const oauth = check(
+      (c) => (c.listen!.oauth = { address: '0.0.0.0:6433', issuer: 'https://idp.example.com' }),
+    );
+    assert.deepEqual(oauth.errors, []);
+    assert.deepEqual(oauth.warnings, []);
+    assert.deepEqual(oauth.config?.listen.oauth, {
+      address: '0.0.0.0:6433',
+      issuer: 'https://idp.example.com',
+      scope: 'openid',
+    });
+    for (const scope of ['', 'openid email groups', 'urn:x:y api://db/.default']) {
+      const ok = check(
+        (c) =>
+          (c.listen!.oauth = { address: '0.0.0.0:6433', issuer: 'https://idp.internal', scope }),
+      );
+      assert.deepEqual(ok.errors, [], scope);
+    }
+    for (const scope of ['openid  email', ' openid', 'a"b', 'a\\b', 'é']) {
+      const bad = check(
+        (c) =>
+          (c.listen!.oauth = { address: '0.0.0.0:6433', issuer: 'https://idp.internal', scope }),
+      );
+      assert.equal(bad.errors[0]?.path, 'listen.oauth.scope', scope);
+    }
   });
 });
 
@@ -467,6 +594,24 @@ describe('warnings', () => {
       'a provider the gateway does not trust',
       (c) => (c.idp = { issuer: 'https://login.example.com', trust_proxy: true }),
       'idp.issuer: no issuers[] entry has this issuer: the gateway will not accept tokens from its own provider',
+    ],
+    [
+      'an OAUTHBEARER issuer for workloads',
+      (c) =>
+        (c.listen!.oauth = {
+          address: '0.0.0.0:6433',
+          issuer: 'https://token.actions.example.com',
+        }),
+      'listen.oauth.issuer: issuer "ci" is a workload issuer: no person logs in there',
+    ],
+    [
+      'the built-in provider as OAUTHBEARER issuer without the device grant',
+      (c) => {
+        c.issuers[0]!.profile = 'builtin';
+        c.idp = { issuer: 'https://idp.example.com', trust_proxy: true };
+        c.listen!.oauth = { address: '0.0.0.0:6433', issuer: 'https://idp.example.com' };
+      },
+      'idp.cli_device_flow: false: libpq 18 with oauth_client_id=pgkey-cli runs the device grant, which the built-in provider then refuses',
     ],
   ];
   for (const [title, edit, expected] of WARNINGS) {

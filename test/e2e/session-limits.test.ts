@@ -68,20 +68,104 @@ describe('session limits through the gateway', () => {
     );
   }
 
-  it('ends a psql session when its token expires: FATAL 57P01 with the reason', async () => {
+  /** Runs `fn` with `session` settings changed by a reload (new sessions only), then restores. */
+  async function withSession(
+    session: Partial<GatewayHarness['config']['session']>,
+    fn: () => Promise<void>,
+  ): Promise<void> {
+    const original = h.config;
+    await h.gateway.reload({ ...original, session: { ...original.session, ...session } });
+    try {
+      await fn();
+    } finally {
+      await h.gateway.reload(original);
+    }
+  }
+
+  it('a token expiring during a statement lets it finish; psql’s next one gets the FATAL', async () => {
     const token = await h.token(['analytics'], {}, 3);
-    const result = await h.psql(token, ['-At', '-c', 'SELECT 1', '-c', 'SELECT pg_sleep(10)']);
+    const result = await h.psql(token, [
+      '-At',
+      '-c',
+      'SELECT 1',
+      '-c',
+      'SELECT pg_sleep(4)',
+      '-c',
+      'SELECT 2',
+    ]);
     assert.equal(result.code, 2);
-    assert.equal(result.stdout, '1\n');
+    // pg_sleep(4) ran past the expiry (3 s) and returned its (empty) row.
+    assert.equal(result.stdout, '1\n\n');
     assert.ok(
       result.stderr.startsWith(`FATAL:  ${EXPIRED}\nHINT:  ${EXPIRED_HINT}\n`),
       result.stderr,
     );
-    assert.match(result.stderr, /connection to server was lost\n$/);
     const start = readAudit(h).findLast((e) => e.type === 'session.start');
     assert.ok(start?.session !== undefined);
-    assertEnded(await sessionEnd(h, start.session), 'token_expired');
-    await upstreamStopped('SELECT pg_sleep(10)');
+    const end = await sessionEnd(h, start.session);
+    assertEnded(end, 'token_expired');
+    assert.ok((end.duration_ms as number) >= 4000, 'ended after the statement, not at expiry');
+  });
+
+  it('a pg client’s statement across the expiry completes, then the idle session ends', async () => {
+    const client = await connectPg(h, await h.token(['analytics'], {}, 2));
+    const id = await liveSessionId(h, 'analyst');
+    try {
+      const started = Date.now();
+      const result = await client.query('SELECT pg_sleep(4), 42 AS answer');
+      assert.equal((result.rows[0] as { answer: number }).answer, 42);
+      assert.equal(client.errors.length, 0, 'the query was not cut');
+      const error = await waitFor('the FATAL once idle', () => client.errors[0]);
+      assert.ok(error instanceof pg.DatabaseError, String(error));
+      assert.equal(error.code, '57P01');
+      assert.equal(error.message, EXPIRED);
+      assert.ok(Date.now() - started >= 4000);
+      assertEnded(await sessionEnd(h, id), 'token_expired');
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('an open transaction is not cut at expiry: the session ends once it commits', async () => {
+    const client = await connectPg(h, await h.token(['analytics'], {}, 2));
+    const id = await liveSessionId(h, 'analyst');
+    try {
+      await client.query('BEGIN');
+      await client.query('CREATE TEMP TABLE t (n int) ON COMMIT DROP');
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      // Past the token's expiry, still inside the transaction: the session goes on.
+      await client.query('INSERT INTO t VALUES (1)');
+      assert.equal(client.errors.length, 0);
+      assert.equal(h.gateway.sessions.size, 1);
+      await client.query('COMMIT');
+      const error = await waitFor('the FATAL after COMMIT', () => client.errors[0]);
+      assert.ok(error instanceof pg.DatabaseError, String(error));
+      assert.equal(error.code, '57P01');
+      assert.equal(error.message, EXPIRED);
+      assertEnded(await sessionEnd(h, id), 'token_expired');
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('at session.expiry_grace a busy session ends anyway, and its statement is cancelled', async () => {
+    await withSession({ expiry_grace: 2000 }, async () => {
+      const client = await connectPg(h, await h.token(['analytics'], {}, 2));
+      const id = await liveSessionId(h, 'analyst');
+      try {
+        const started = Date.now();
+        const error = await queryError(client.query('SELECT pg_sleep(10)'));
+        assert.equal(error.code, '57P01');
+        assert.equal(error.severity, 'FATAL');
+        assert.equal(error.message, EXPIRED);
+        const elapsed = Date.now() - started;
+        assert.ok(elapsed >= 3000 && elapsed < 9000, `ended after ${elapsed} ms: expiry + grace`);
+        assertEnded(await sessionEnd(h, id), 'token_expired');
+        await upstreamStopped('SELECT pg_sleep(10)');
+      } finally {
+        await client.end();
+      }
+    });
   });
 
   it('ends an idle pg client when its token expires, and says why', async () => {
@@ -104,22 +188,24 @@ describe('session limits through the gateway', () => {
     }
   });
 
-  it('ends a session at the rule’s max_session with 57P01', async () => {
-    const client = await connectPg(h, await h.token(['contractors']), { user: 'reporting' });
-    const id = await liveSessionId(h, 'reporting');
-    try {
-      const error = await queryError(client.query('SELECT pg_sleep(10)'));
-      assert.equal(error.code, '57P01');
-      assert.equal(error.severity, 'FATAL');
-      assert.equal(
-        error.message,
-        'terminating connection: session reached its maximum length of 3s',
-      );
-      assertEnded(await sessionEnd(h, id), 'max_session');
-      await upstreamStopped('SELECT pg_sleep(10)');
-    } finally {
-      await client.end();
-    }
+  it('ends a session at the rule’s max_session with 57P01 (a statement at the grace cap)', async () => {
+    await withSession({ expiry_grace: 1000 }, async () => {
+      const client = await connectPg(h, await h.token(['contractors']), { user: 'reporting' });
+      const id = await liveSessionId(h, 'reporting');
+      try {
+        const error = await queryError(client.query('SELECT pg_sleep(10)'));
+        assert.equal(error.code, '57P01');
+        assert.equal(error.severity, 'FATAL');
+        assert.equal(
+          error.message,
+          'terminating connection: session reached its maximum length of 3s',
+        );
+        assertEnded(await sessionEnd(h, id), 'max_session');
+        await upstreamStopped('SELECT pg_sleep(10)');
+      } finally {
+        await client.end();
+      }
+    });
   });
 
   it('ends an idle client after session.idle_timeout with 57P05', async () => {
@@ -147,7 +233,7 @@ describe('session limits through the gateway', () => {
   it('records session.start before session.end for every session, once each', () => {
     const records = readAudit(h).filter((e) => e.type.startsWith('session.'));
     const sessions = new Set(records.map((e) => e.session));
-    assert.equal(sessions.size, 4);
+    assert.equal(sessions.size, 7);
     for (const session of sessions) {
       const types = records.filter((e) => e.session === session).map((e) => e.type);
       assert.deepEqual(types, ['session.start', 'session.end']);

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { duplexPair } from 'node:stream';
 import { setImmediate as tick } from 'node:timers/promises';
 import { describe, it } from 'node:test';
+import type { QueryExecution } from '../../src/audit/events.ts';
+import { QueryTap } from '../../src/audit/query-tap.ts';
 import { Relay } from '../../src/gateway/relay.ts';
 import { readyForQuery } from '../../src/protocol/backend-serializer.ts';
 import { ManualClock } from '../../src/runtime/clock.ts';
@@ -20,7 +22,7 @@ const sync = (): Buffer => message('S', '');
 const FATAL = { severity: 'FATAL' as const, code: '57P01', message: 'terminating connection' };
 
 /** A relay between two in-memory pipes; the test plays the client and the server. */
-function relayPair(idleTimeoutMs = 0) {
+function relayPair(idleTimeoutMs = 0, queryTap?: QueryTap) {
   const [clientSide, client] = duplexPair();
   const [upstreamSide, server] = duplexPair();
   const clock = new ManualClock();
@@ -33,6 +35,7 @@ function relayPair(idleTimeoutMs = 0) {
     clock,
     idleTimeoutMs,
     cancelUpstream: () => cancels++,
+    ...(queryTap === undefined ? {} : { queryTap }),
     onEnd: () => undefined,
   });
   relay.start();
@@ -93,5 +96,35 @@ describe('Relay: ending a session while the server is busy', () => {
     const after = Buffer.concat(t.received);
     assert.equal(after[answered], 0x45, 'the idle FATAL follows once the session is idle');
     assert.equal(t.cancels(), 0, 'nothing to cancel when idle');
+  });
+});
+
+describe('Relay: query audit', () => {
+  const complete = (tag: string): Buffer => message('C', `${tag}\0`);
+
+  it('reads no statement without a tap', () => {
+    assert.equal(relayPair().relay.queryAudited, false);
+  });
+
+  it('with a tap, records what passes and forwards the very same bytes', async () => {
+    const records: QueryExecution[] = [];
+    const config = { queries: true, parameters: 'redact', statement_max_bytes: 4096 } as const;
+    const tap = new QueryTap(config, new ManualClock(), (r) => records.push(r));
+    const t = relayPair(0, tap);
+    assert.equal(t.relay.queryAudited, true);
+    const upstream: Buffer[] = [];
+    t.server.on('data', (chunk: Buffer) => upstream.push(chunk));
+    const sent = query('SELECT 1');
+    t.client.write(sent);
+    await tick();
+    const answer = Buffer.concat([complete('SELECT 1'), readyForQuery(0x49)]);
+    t.server.write(answer);
+    await tick();
+    assert.deepEqual(Buffer.concat(upstream), sent);
+    assert.deepEqual(Buffer.concat(t.received), answer);
+    assert.deepEqual(
+      records.map((r) => [r.statement, r.outcome, r.rows]),
+      [['SELECT 1', 'ok', 1]],
+    );
   });
 });

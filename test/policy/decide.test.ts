@@ -279,7 +279,21 @@ describe('decide: matching', () => {
       role: 'app',
       database: 'app',
       maxSessionMs: 8 * 60 * MIN,
+      queryAudit: undefined,
     });
+  });
+
+  it("carries the granting rule's query audit settings, and none when queries is off", () => {
+    const audit = { queries: true, parameters: 'hash', statement_max_bytes: 512 } as const;
+    const rules = [
+      rule('off', { match: { groups: ['dba'] }, audit: { ...audit, queries: false } }),
+      rule('on', { audit }),
+    ];
+    const on = decide(rules, person(), req('app', 'app'), NOW);
+    assert.deepEqual(on.allowed && on.queryAudit, audit);
+    const off = decide(rules, person({ groups: ['dba'] }), req('app', 'app'), NOW);
+    assert.equal(off.allowed && off.rule, 'off');
+    assert.equal(off.allowed && off.queryAudit, undefined);
   });
 });
 

@@ -119,6 +119,19 @@ describe('explainDecision', () => {
     );
   });
 
+  it('says when the granting rule audits statements', () => {
+    const audited = RULES.map((rule) =>
+      rule.name === 'analysts'
+        ? {
+            ...rule,
+            audit: { queries: true, parameters: 'hash', statement_max_bytes: 4096 } as const,
+          }
+        : rule,
+    );
+    const { text } = explainDecision(audited, ann, { role: 'analyst', database: 'warehouse' }, NOW);
+    assert.match(text, /; sessions end after 8h; statements audited \(parameters: hash\)$/m);
+  });
+
   it('shows stale logins and missing login times', () => {
     const stale = explainDecision(
       RULES,

@@ -39,6 +39,19 @@ describe('protocol constants', () => {
       ParameterStatus: 'S',
       ReadyForQuery: 'Z',
       NegotiateProtocolVersion: 'v',
+      ParseComplete: '1',
+      BindComplete: '2',
+      CloseComplete: '3',
+      CommandComplete: 'C',
+      DataRow: 'D',
+      EmptyQueryResponse: 'I',
+      PortalSuspended: 's',
+      NoData: 'n',
+      RowDescription: 'T',
+      CopyInResponse: 'G',
+      CopyOutResponse: 'H',
+      CopyBothResponse: 'W',
+      CopyData: 'd',
     });
     assert.deepEqual(letters(FRONTEND), {
       Password: 'p',
@@ -46,6 +59,12 @@ describe('protocol constants', () => {
       Query: 'Q',
       Sync: 'S',
       FunctionCall: 'F',
+      Parse: 'P',
+      Bind: 'B',
+      Execute: 'E',
+      Close: 'C',
+      Describe: 'D',
+      CopyData: 'd',
     });
     assert.deepEqual(letters(TRANSACTION_STATUS), { Idle: 'I', InTransaction: 'T', Failed: 'E' });
     assert.deepEqual(

@@ -194,3 +194,81 @@ describe('FrameTracker.consumeToBoundary', () => {
     );
   });
 });
+
+describe('FrameTracker: streaming bodies to onBody', () => {
+  /** Streams 'S' and 'D' bodies; records each message's streamed bytes and its end. */
+  function streaming(chunks: readonly Buffer[]): { events: string[]; views: boolean } {
+    const events: string[] = [];
+    let body: Buffer[] = [];
+    let views = true;
+    let fed: Buffer | undefined;
+    const t = new FrameTracker({
+      streamBody: (type) => type === 0x53 || type === 0x44,
+      onBody: (type, chunk, start, end) => {
+        // A view into the very chunk being fed, never a copy.
+        if (chunk !== fed || start < 0 || end > chunk.length || start >= end) views = false;
+        body.push(Buffer.from(chunk.subarray(start, end)));
+        events.push(`body ${String.fromCharCode(type)}`);
+      },
+      onMessage: (type, bodyLength) => {
+        const streamed = Buffer.concat(body);
+        body = [];
+        events.push(`end ${String.fromCharCode(type)} ${bodyLength} ${streamed.toString('hex')}`);
+      },
+    });
+    for (const chunk of chunks) {
+      fed = chunk;
+      t.feed(chunk);
+    }
+    // Bodies arrive in pieces; collapse consecutive pieces of one message for comparison.
+    return {
+      events: events.filter((e, i) => !(e.startsWith('body') && events[i + 1] === e)),
+      views,
+    };
+  }
+
+  it('hands every byte of the chosen bodies over in place, before their end, for every split', () => {
+    const whole = streaming([STREAM]);
+    assert.deepEqual(whole.events, [
+      'end R 4 ',
+      'body S',
+      'end S 21 636c69656e745f656e636f64696e67005554463800',
+      'end Z 1 ',
+      'body D',
+      'end D 12 000100000006616263646566',
+      'end n 0 ',
+      'end C 9 ',
+      'end Z 1 ',
+    ]);
+    for (const chunks of [...splits(STREAM), ...threeWaySplits(STREAM)]) {
+      const got = streaming(chunks);
+      assert.ok(got.views, describeSplit(chunks));
+      assert.deepEqual(got.events, whole.events, describeSplit(chunks));
+    }
+  });
+
+  it('streams nothing unless both streamBody and onBody are given', () => {
+    assert.equal(new FrameTracker({ capture: () => 1 }).streamsBodies, false);
+    assert.equal(new FrameTracker({ streamBody: () => true }).streamsBodies, false);
+    assert.equal(
+      new FrameTracker({ streamBody: () => true, onBody: () => undefined }).streamsBodies,
+      true,
+    );
+  });
+
+  it('streams and captures the same message side by side', () => {
+    const seen: string[] = [];
+    const streamed: Buffer[] = [];
+    const t = new FrameTracker({
+      capture: (type) => (type === 0x44 ? 3 : 0),
+      streamBody: (type) => type === 0x44,
+      onBody: (_type, chunk, start, end) => streamed.push(Buffer.from(chunk.subarray(start, end))),
+      onMessage: (type, _length, captured) => {
+        if (type === 0x44) seen.push(captured?.toString('hex') ?? '');
+      },
+    });
+    for (const byte of STREAM) t.feed(Buffer.from([byte]));
+    assert.deepEqual(seen, ['000100']);
+    assert.equal(Buffer.concat(streamed).toString('hex'), '000100000006616263646566');
+  });
+});

@@ -11,6 +11,7 @@ import type { Directory } from '../../src/store/directory.ts';
 import { ceremonyContract } from './contract-ceremonies.ts';
 import { credentialContract } from './contract-credentials.ts';
 import { lifecycleContract } from './contract-lifecycle.ts';
+import { mintedTokenContract } from './contract-minted-tokens.ts';
 import { providerContract } from './contract-provider.ts';
 import type { AnotherDirectory, CurrentDirectory } from './contract-support.ts';
 import { userContract } from './contract-users.ts';
@@ -50,5 +51,6 @@ export function directoryContract(name: string, open: () => Promise<OpenedDirect
     ceremonyContract(current);
     providerContract(current);
     lifecycleContract(current, another);
+    mintedTokenContract(current, another);
   });
 }

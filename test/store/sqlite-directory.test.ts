@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { isPgkeyError } from '../../src/errors/pgkey-error.ts';
 import { openDirectory } from '../../src/store/open-directory.ts';
 import { openSqliteDirectory } from '../../src/store/sqlite-directory.ts';
+import { SQLITE_MIGRATIONS } from '../../src/store/migrations.ts';
 import { T0, credential, race } from './contract-support.ts';
 import { directoryContract } from './directory.contract.ts';
 
@@ -60,7 +61,7 @@ describe('sqlite directory file', () => {
         .prepare('SELECT version FROM schema_version')
         .all()
         .map((r) => r.version),
-      [1, 2],
+      SQLITE_MIGRATIONS.map((m) => m.version),
     );
     raw.close();
     const again = await openSqliteDirectory(file);

@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { AuditLog } from '../../src/audit/audit-log.ts';
 import { parseConfig } from '../../src/config/load.ts';
+import { freePort } from '../../src/demo/free-port.ts';
 import type { Config, ConfigInput } from '../../src/config/schema.ts';
 import { startGateway, type Gateway } from '../../src/gateway/gateway.ts';
 import { initUpstreamCa } from '../../src/pki/upstream-ca.ts';
@@ -33,8 +35,10 @@ export interface GatewayHarness {
   readonly server: PgkeyServer | undefined;
   /** With `idp`: people, keys and tokens of the built-in provider. */
   readonly idp: BuiltinIdp | undefined;
-  /** With `idp`: the config as a file, for `pgkey …` commands run as other processes. */
+  /** With `idp` or `tokenService`: the config as a file, for `pgkey …` commands run as other processes. */
   readonly configFile: string | undefined;
+  /** With `tokenService`: its issuer URL (plain http on loopback). */
+  readonly tokenService: string | undefined;
   /** libpq environment for a connection through the gateway (token as PGPASSWORD). */
   env(token: string, extra?: Record<string, string>): NodeJS.ProcessEnv;
   /** Runs psql through the gateway. */
@@ -78,6 +82,25 @@ export interface HarnessOptions {
    * `builtin`. An object adds `idp:` keys. Absent: the gateway alone.
    */
   readonly idp?: boolean | Record<string, unknown>;
+  /**
+   * Run the whole server with the token service on a free localhost port (plain http) and a
+   * sqlite directory in the temp dir. An object adds `token_service:` keys.
+   */
+  readonly tokenService?: boolean | Record<string, unknown>;
+  /** Issuers after the test issuer (and the built-in provider's), e.g. a workload issuer. */
+  readonly issuers?: ConfigInput['issuers'];
+  /**
+   * Also open the SASL OAUTHBEARER listener (`listen.oauth`) on a free port, advertising the
+   * test issuer; `gateway.oauth.port` is where it listens. An object sets `scope`.
+   */
+  readonly oauth?: boolean | { readonly scope?: string };
+  /** `audit:` keys besides `file` (sinks, rotation, checkpoints, on_failure). */
+  readonly audit?: Omit<NonNullable<ConfigInput['audit']>, 'file'>;
+  /**
+   * The gateway alone: the audit log it writes to, opened by the test (e.g. over a file
+   * that fails on demand) instead of from the config. The harness closes it.
+   */
+  readonly openAudit?: (config: Config) => Promise<AuditLog>;
 }
 
 /** Roles every harness cluster has; scram mode gives each the password `pw-<role>`. */
@@ -136,10 +159,31 @@ export async function startGatewayHarness(options: HarnessOptions = {}): Promise
       options.idp === undefined || options.idp === false
         ? undefined
         : await builtinIdpConfig(options.idp === true ? {} : options.idp);
+    const stsPort =
+      options.tokenService === undefined || options.tokenService === false
+        ? undefined
+        : await freePort();
+    const tokenService =
+      stsPort === undefined
+        ? undefined
+        : {
+            issuer: `http://127.0.0.1:${stsPort}`,
+            address: `127.0.0.1:${stsPort}`,
+            ...(options.tokenService === true ? {} : options.tokenService),
+          };
     const input: ConfigInput = {
       listen: {
         address: '127.0.0.1:0',
         tls: { cert: 'gateway.pem', key: 'gateway-key.pem' },
+        ...(options.oauth === undefined || options.oauth === false
+          ? {}
+          : {
+              oauth: {
+                address: '127.0.0.1:0',
+                issuer: issuer.issuer,
+                ...(options.oauth === true ? {} : options.oauth),
+              },
+            }),
         ...options.listen,
       },
       issuers: [
@@ -151,6 +195,7 @@ export async function startGatewayHarness(options: HarnessOptions = {}): Promise
           jwks_file: jwksFile,
         },
         ...(builtin === undefined ? [] : [builtin.issuerEntry]),
+        ...(options.issuers ?? []),
       ],
       upstream: {
         host: '127.0.0.1',
@@ -162,21 +207,27 @@ export async function startGatewayHarness(options: HarnessOptions = {}): Promise
       },
       policy: options.policy ?? DEFAULT_POLICY,
       ...(options.session === undefined ? {} : { session: options.session }),
-      audit: { file: auditFile },
+      audit: { file: auditFile, ...options.audit },
       admin: { address: '127.0.0.1:0' },
       ...(builtin === undefined ? {} : { idp: builtin.idp, directory: builtin.directory }),
+      ...(tokenService === undefined
+        ? {}
+        : { token_service: tokenService, directory: { sqlite: { file: 'directory.db' } } }),
     };
     const config = parseConfig(JSON.stringify(input), dir, 'harness.yaml');
     const logger = options.logger ?? silentLogger;
     const clock = options.clock === undefined ? {} : { clock: options.clock };
     let pgkey: PgkeyServer | undefined;
     let configFile: string | undefined;
-    if (builtin !== undefined) {
+    if (builtin !== undefined || tokenService !== undefined) {
       configFile = join(dir, 'harness.yaml'); // JSON is YAML
       await writeFile(configFile, JSON.stringify(input, null, 2), { mode: 0o600 });
       pgkey = await startPgkeyServer({ config, logger, ...clock });
     }
-    const gateway = pgkey?.gateway ?? (await startGateway({ config, logger, ...clock }));
+    const audit = pgkey === undefined ? await options.openAudit?.(config) : undefined;
+    const gateway =
+      pgkey?.gateway ??
+      (await startGateway({ config, logger, ...clock, ...(audit === undefined ? {} : { audit }) }));
     const running = pgkey;
     const idp =
       running === undefined || config.idp === undefined
@@ -209,6 +260,7 @@ export async function startGatewayHarness(options: HarnessOptions = {}): Promise
       server: pgkey,
       idp,
       configFile,
+      tokenService: pgkey?.tokenService?.issuer,
       env,
       psql: (token, args, o = {}) =>
         run(
@@ -230,6 +282,7 @@ export async function startGatewayHarness(options: HarnessOptions = {}): Promise
         issuer.humanToken({ groups, email: 'alice@example.com', ...claims }, { ttlSeconds }),
       async close() {
         await (pgkey ?? gateway).close();
+        await audit?.close().catch(() => undefined); // a test may have broken it on purpose
         await pg.stop();
         await rm(dir, { recursive: true, force: true });
       },

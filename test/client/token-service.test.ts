@@ -1,0 +1,77 @@
+// The client against pgkey's real token service (src/sts) rather than the stand-in: the
+// bootstrap document it publishes becomes a working profile, and its whoami drives
+// `pgkey status` and the role choice of `pgkey psql`; `--ca` supplies the gateway's CA when
+// the document publishes none.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { loadProfile } from '../../src/client/profiles.ts';
+import type { EnrolledUser } from '../support/builtin-idp.ts';
+import { startGatewayHarness, type GatewayHarness } from '../support/gateway-harness.ts';
+import { approveLoopbackLogin, ClientHome, LOGIN_URL } from './client-fixture.ts';
+
+describe('pgkey login and status with the real token service', { timeout: 180_000 }, () => {
+  let h: GatewayHarness;
+  let home: ClientHome;
+  let person: EnrolledUser;
+
+  before(async () => {
+    h = await startGatewayHarness({ idp: true, tokenService: true });
+    home = await ClientHome.create();
+    person = await h.idp!.enroll('grace@example.com', ['analytics']);
+  });
+  after(async () => {
+    await home?.close();
+    await h?.close();
+  });
+
+  it('bootstrap, login, whoami grants, role choice', async () => {
+    const running = home.start(
+      'login',
+      h.tokenService!,
+      '--ca',
+      h.clientCaFile,
+      '--no-browser',
+      '--profile',
+      'sts',
+    );
+    const [, url] = await running.stderr.waitFor(LOGIN_URL);
+    await approveLoopbackLogin(h.idp!.issuer, url!, person.authenticator);
+    const login = await running.done;
+    assert.equal(login.code, 0, login.stderr);
+    const profile = await loadProfile(home.env, 'sts');
+    assert.equal(profile.issuer, h.idp!.issuer);
+    assert.equal(profile.token_service, h.tokenService);
+    assert.equal(
+      profile.gateway_ca_file,
+      h.clientCaFile,
+      '--ca: the gateway CA the document lacks',
+    );
+
+    const status = await home.run('status', '--json');
+    assert.equal(status.code, 0, status.stderr);
+    const body = JSON.parse(status.stdout) as {
+      policy: { grants: { database: string; role: string; rule: string }[] } | null;
+      policy_problem: string | null;
+    };
+    assert.equal(body.policy_problem, null);
+    assert.deepEqual(
+      body.policy?.grants.filter((g) => g.database === 'warehouse').map((g) => g.role),
+      ['analyst', 'reporting'],
+    );
+
+    const ambiguous = await home.run('psql', 'warehouse', '--', '-X', '-Atc', 'select 1');
+    assert.equal(ambiguous.code, 2);
+    assert.match(ambiguous.stderr, /choose a role for database "warehouse": analyst, reporting/);
+    const psql = await home.run(
+      'psql',
+      'warehouse',
+      '-r',
+      'reporting',
+      '--',
+      '-X',
+      '-Atc',
+      'select current_user',
+    );
+    assert.equal(psql.stdout, 'reporting\n', psql.stderr);
+  });
+});

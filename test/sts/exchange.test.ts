@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { connectError, connectPg, readAudit } from '../support/e2e-clients.ts';
+import { startGatewayHarness, type GatewayHarness } from '../support/gateway-harness.ts';
+import { call, exchange, mint, peek, tokenOf } from './sts-client.ts';
+
+/**
+ * Agent delegation by OAuth 2.0 Token Exchange (RFC 8693): a person's FIDO2 token and an
+ * agent's name give a short token with `act`, which the gateway sees as a delegated identity.
+ * Only rules naming the agent (or `kind: delegated`) match it; audit shows person and agent.
+ */
+const POLICY = [
+  {
+    name: 'analysts',
+    match: { groups: ['analytics'] },
+    databases: ['warehouse'],
+    roles: ['analyst', 'reporting'],
+  },
+  {
+    name: 'report-bot-reads',
+    match: { groups: ['analytics'], actor: ['agent:report-bot'] },
+    databases: ['warehouse'],
+    roles: ['reporting'],
+  },
+];
+
+describe('token service: agent delegation (RFC 8693)', () => {
+  let h: GatewayHarness;
+  before(async () => {
+    h = await startGatewayHarness({
+      policy: POLICY,
+      tokenService: { exchange: { max_ttl: '15m', default_ttl: '5m' } },
+    });
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  it('exchanges a person’s token and an agent name for a short token with act', async () => {
+    const person = await h.token(['analytics'], { credential_id: 'cred-alice' }, 3600);
+    const answer = await exchange(h, person, 'report-bot');
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.equal(answer.body.issued_token_type, 'urn:ietf:params:oauth:token-type:access_token');
+    assert.equal(answer.body.token_type, 'Bearer');
+    assert.equal(answer.body.expires_in, 300);
+    assert.equal(answer.headers.get('cache-control'), 'no-store');
+    const { header, claims } = peek(tokenOf(answer));
+    const original = peek(person).claims;
+    assert.equal(header.typ, 'at+jwt');
+    assert.equal(claims.iss, h.tokenService);
+    assert.equal(claims.sub, 'alice');
+    assert.deepEqual(claims.act, { sub: 'agent:report-bot' });
+    assert.deepEqual(claims.groups, ['analytics']);
+    assert.equal(claims.email, 'alice@example.com');
+    assert.equal(claims.auth_time, original.auth_time, 'the login time is the person’s');
+    assert.equal(claims.acr, 'phrh');
+    assert.equal(claims.credential_id, 'cred-alice');
+    assert.equal(claims.pgkey_subject_iss, h.issuer.issuer);
+    assert.notEqual(claims.jti, original.jti);
+
+    const line = readAudit(h).find((e) => e.type === 'token.exchanged' && e.jti === claims.jti);
+    assert.equal(line?.actor, 'alice@example.com');
+    assert.equal(line?.subject, 'alice');
+    assert.equal(line?.agent, 'agent:report-bot');
+    assert.equal(line?.issuer, 'test');
+    assert.equal(line?.credential_id, 'cred-alice');
+  });
+
+  it('a rule naming the agent grants it read-only access; rules for people do not match it', async () => {
+    const person = await h.token(['analytics']);
+    const agent = tokenOf(await exchange(h, person, 'report-bot'));
+    const client = await connectPg(h, agent, { user: 'reporting' });
+    const { rows } = await client.query<{ who: string }>('SELECT current_user AS who');
+    assert.equal(rows[0]?.who, 'reporting');
+    await client.end();
+    const success = readAudit(h).findLast(
+      (e) => e.type === 'auth.success' && e.actor === 'agent:report-bot',
+    );
+    assert.equal(success?.subject, 'alice', 'audit shows the person');
+    assert.equal(success?.email, 'alice@example.com');
+    assert.equal(success?.issuer, 'test', 'judged as the issuer that signed the person in');
+    assert.equal(success?.rule, 'report-bot-reads');
+
+    // `analysts` grants alice `analyst`, but it does not name an actor.
+    const refused = await connectError(h, agent, { user: 'analyst' });
+    assert.equal(refused.code, '28000');
+    assert.match(
+      refused.hint ?? '',
+      /people acting for themselves \(you act through agent:report-bot\)/,
+    );
+
+    const other = tokenOf(await exchange(h, person, 'other-bot'));
+    const stranger = await connectError(h, other, { user: 'reporting' });
+    assert.equal(stranger.code, '28000');
+    assert.match(stranger.hint ?? '', /No rule grants you any role/);
+  });
+
+  it('never outlives the person’s token and refuses more than exchange.max_ttl', async () => {
+    const person = await h.token(['analytics'], {}, 120);
+    const short = await exchange(h, person, 'report-bot', { expires_in: '600' });
+    const { claims } = peek(tokenOf(short));
+    assert.ok((claims.exp ?? 0) <= (peek(person).claims.exp ?? 0));
+    assert.ok((short.body.expires_in as number) <= 120);
+
+    const long = await exchange(h, person, 'report-bot', { expires_in: '3600' });
+    assert.equal(long.status, 400);
+    assert.match(
+      String(long.body.error_description),
+      /maximum 15m \(token_service.exchange.max_ttl\)/,
+    );
+  });
+
+  it('answers RFC 8693 errors for requests it cannot serve', async () => {
+    const person = await h.token(['analytics']);
+    const grant = await exchange(h, person, 'report-bot', { grant_type: 'password' });
+    assert.equal(grant.status, 400);
+    assert.equal(grant.body.error, 'unsupported_grant_type');
+    const noActor = await exchange(h, person, '');
+    assert.equal(noActor.body.error, 'invalid_request');
+    const type = await exchange(h, person, 'report-bot', { actor_token_type: 'urn:x' });
+    assert.match(String(type.body.error_description), /agent-name/);
+    const audience = await exchange(h, person, 'report-bot', { audience: 'elsewhere' });
+    assert.equal(audience.body.error, 'invalid_target');
+    const forged = await exchange(h, `${person.slice(0, -4)}AAAA`, 'report-bot');
+    assert.equal(forged.status, 400, 'RFC 8693 §2.2.2: a bad subject token is invalid_request');
+    assert.equal(forged.body.error, 'invalid_request');
+    const json = await call(h, 'POST', '/v1/token', { json: { grant_type: 'x' } });
+    assert.equal(json.status, 400);
+  });
+
+  it('refuses to delegate from anything but a person’s own FIDO2 token', async () => {
+    const person = await h.token(['analytics']);
+    const agent = tokenOf(await exchange(h, person, 'report-bot'));
+    const chained = await exchange(h, agent, 'another-bot');
+    assert.equal(chained.status, 403);
+    assert.match(String(chained.body.error_description), /an agent \(agent:report-bot\) cannot/);
+    const minted = await mint(h, agent, { name: 'x', database: 'warehouse', role: 'reporting' });
+    assert.equal(minted.status, 403, 'an agent mints nothing');
+  });
+});
