@@ -51,10 +51,14 @@ const IDENTITY = {
 } as const;
 const CONNECTION = { session: SHARED, client: SHARED, ...IDENTITY } as const;
 const GRANT = {
-  role: 'The PostgreSQL role the session logs in as.',
+  role: 'The PostgreSQL role policy granted: the user the client asked for, and the role the session logs in as unless `login_role` says otherwise.',
   database: 'The database.',
   rule: 'The policy rule that granted access.',
 } as const;
+const ASSURANCE =
+  'The granting rule’s `assurance` preset (`aal2`, `aal3`): every condition it implies held at login. Absent when the rule has none.';
+const LOGIN_ROLE =
+  'Rules with `provision`: the person’s own role the session logs in as (`current_user`), a member of `role`. Absent otherwise.';
 const OPEN_SESSIONS =
   'Sessions this chain has started and not ended (`session`, `started`, `client`, `role`, `database`, `rule` and identity fields), for recovery after a crash.';
 
@@ -106,14 +110,15 @@ export const EVENT_DOCS = {
   'auth.success': {
     meaning: 'A token was verified and policy granted the request.',
     when: 'Once per connection that logs in, just before `session.start`.',
-    fields: { ...CONNECTION, ...GRANT },
+    fields: { ...CONNECTION, ...GRANT, assurance: ASSURANCE, login_role: LOGIN_ROLE },
   },
   'auth.failure': {
     meaning: 'A login was refused after the client sent a token.',
     when: 'Once per refused connection (bad or expired token, no FIDO2 evidence, policy denial, upstream refusal).',
     fields: {
       ...CONNECTION,
-      reason: 'A stable code (`token_expired`, `policy_denied`, …), never a message.',
+      reason:
+        'A stable code (`token_expired`, `policy_denied`, …), never a message. Step-up denials name the condition: `stale_auth` (`fresh_auth`, or the `assurance` login age), `device_bound_required`, `attestation_required`, `user_verification_required`, `aaguid_not_allowed`, `authenticator_unverifiable` (the issuer does not report the key).',
       user: 'The PostgreSQL user the client asked for (client-supplied text, escaped).',
       database: 'The database the client asked for (client-supplied text, escaped).',
     },
@@ -121,7 +126,7 @@ export const EVENT_DOCS = {
   'session.start': {
     meaning: 'A session is open: the client is about to see ReadyForQuery.',
     when: 'After the upstream login, made durable before the client may send a query.',
-    fields: { ...CONNECTION, ...GRANT },
+    fields: { ...CONNECTION, ...GRANT, assurance: ASSURANCE, login_role: LOGIN_ROLE },
   },
   'session.end': {
     meaning: 'A session ended.',
@@ -129,7 +134,7 @@ export const EVENT_DOCS = {
     fields: {
       ...CONNECTION,
       reason:
-        '`client_closed`, `upstream_closed`, `idle_timeout`, `token_expired`, `max_session`, `terminated`, `revoked`, `shutdown`, `audit_unavailable`, `error`.',
+        '`client_closed`, `upstream_closed`, `idle_timeout` (the shorter of `session.idle_timeout` and the rule’s), `token_expired`, `max_session`, `reauthentication_required` (the login reached the rule’s `assurance` limit: 12h for aal3, 24h for aal2), `terminated`, `revoked`, `shutdown`, `audit_unavailable`, `error`.',
       duration_ms: 'How long the session lasted.',
       bytes_from_client: 'Bytes relayed client → server.',
       bytes_from_server: 'Bytes relayed server → client.',
@@ -185,6 +190,55 @@ export const EVENT_DOCS = {
       sqlstate: 'The server’s SQLSTATE for `error` (never its message).',
       copy: 'COPY: `direction`, `rows`, `bytes`.',
       duration_ms: 'From the request reaching pgkey to the server’s answer.',
+    },
+  },
+  'role.provisioned': {
+    meaning:
+      'A person’s own PostgreSQL role was created, or one kept with NOLOGIN may log in again (policy rules with `provision`, docs/provisioning.md).',
+    when: 'At a connect, before `auth.success`, when the role did not exist or could not log in.',
+    fields: {
+      ...CONNECTION,
+      role: 'The person’s role.',
+      created: '`true`: created now; `false`: it existed (NOLOGIN) and was let log in again.',
+      roles: 'The roles it is a member of through pgkey, after this change.',
+      rules: 'The provisioning rules those roles come from.',
+    },
+  },
+  'role.grants_changed': {
+    meaning:
+      'The roles an existing person’s role is a member of changed: the policy or the person’s groups changed since their last connect.',
+    when: 'At a connect, before `auth.success`.',
+    fields: {
+      ...CONNECTION,
+      role: 'The person’s role.',
+      granted: 'Roles granted to it now.',
+      revoked: 'Roles pgkey had granted that it no longer has.',
+      rules: 'The provisioning rules its roles now come from.',
+    },
+  },
+  'role.deactivated': {
+    meaning: 'A person’s role may no longer log in (NOLOGIN); its objects and grants stay.',
+    when: 'After the person’s last session on any pgkey node ended (`mode: keep`), or when `mode: drop` could not drop it.',
+    fields: {
+      ...CONNECTION,
+      session: 'The last session’s id.',
+      client: 'The last session’s client.',
+      role: 'The person’s role.',
+      reason:
+        '`last_session_ended`; `drop_blocked`: `mode: drop` could not finish — privileges someone else granted it, or a database the admin role cannot reach (pgkey’s log says which).',
+    },
+  },
+  'role.dropped': {
+    meaning: 'A person’s role was dropped, its objects given to `provisioning.reassign_to`.',
+    when: 'After the person’s last session on any pgkey node ended (`mode: drop`).',
+    fields: {
+      ...CONNECTION,
+      session: 'The last session’s id.',
+      client: 'The last session’s client.',
+      role: 'The person’s role (gone now).',
+      reassigned_to: 'The role that owns its objects now.',
+      databases:
+        'Databases where it owned objects or held privileges (REASSIGN OWNED, DROP OWNED).',
     },
   },
   'key.added': directory('A security key or passkey was registered.', 'On enrollment.'),

@@ -45,6 +45,10 @@ export interface AuthSuccessEvent extends AuditCommon {
   readonly database: string;
   /** The policy rule that granted access. */
   readonly rule: string;
+  /** The granting rule's `assurance` preset (`aal2`, `aal3`), when it has one. */
+  readonly assurance?: string;
+  /** Rules with `provision`: the person's own role the session logs in as (a member of `role`). */
+  readonly login_role?: string;
 }
 
 export interface AuthFailureEvent extends AuditCommon {
@@ -61,6 +65,10 @@ export interface SessionStartEvent extends AuditCommon {
   readonly role: string;
   readonly database: string;
   readonly rule: string;
+  /** The granting rule's `assurance` preset, when it has one. */
+  readonly assurance?: string;
+  /** Rules with `provision`: the person's own role the session logs in as. */
+  readonly login_role?: string;
 }
 
 export const SESSION_END_REASONS = [
@@ -69,6 +77,7 @@ export const SESSION_END_REASONS = [
   'idle_timeout',
   'token_expired',
   'max_session',
+  'reauthentication_required',
   'terminated',
   'revoked',
   'shutdown',
@@ -94,6 +103,50 @@ export interface SessionTerminatedEvent extends AuditCommon {
   /** What happened, in words: "security key revoked: lost", "terminated by bob@example.com". */
   readonly detail: string;
 }
+
+/**
+ * A person's own PostgreSQL role (policy rules with `provision`, src/provision): made or let
+ * log in again at a connect, its memberships changed, disabled or dropped after the last
+ * session. `role` is the person's role; `session` and `client` are the connection's that
+ * caused it (for the last two, the last session's).
+ */
+interface RoleEventCommon extends AuditCommon {
+  readonly role: string;
+}
+
+export interface RoleProvisionedEvent extends RoleEventCommon {
+  readonly type: 'role.provisioned';
+  /** true: created now; false: it existed with NOLOGIN (`keep`) and may log in again. */
+  readonly created: boolean;
+  /** The roles it is a member of through pgkey, after this change. */
+  readonly roles: readonly string[];
+  /** The provisioning rules those come from. */
+  readonly rules: readonly string[];
+}
+
+export interface RoleGrantsChangedEvent extends RoleEventCommon {
+  readonly type: 'role.grants_changed';
+  readonly granted: readonly string[];
+  readonly revoked: readonly string[];
+  readonly rules: readonly string[];
+}
+
+export interface RoleDeactivatedEvent extends RoleEventCommon {
+  readonly type: 'role.deactivated';
+  /** `last_session_ended` (`keep`); `drop_blocked`: `drop` could not finish, so it is only NOLOGIN. */
+  readonly reason: 'last_session_ended' | 'drop_blocked';
+}
+
+export interface RoleDroppedEvent extends RoleEventCommon {
+  readonly type: 'role.dropped';
+  /** The role that now owns what it owned (`provisioning.reassign_to`). */
+  readonly reassigned_to: string;
+  /** Databases where its objects were reassigned and its privileges dropped. */
+  readonly databases: readonly string[];
+}
+
+export type RoleEvent =
+  RoleProvisionedEvent | RoleGrantsChangedEvent | RoleDeactivatedEvent | RoleDroppedEvent;
 
 /**
  * Changes to the directory (built-in identity provider), recorded by the process that made
@@ -311,6 +364,7 @@ export type AuditEvent =
   | SessionStartEvent
   | SessionEndEvent
   | SessionTerminatedEvent
+  | RoleEvent
   | DirectoryEvent
   | TokenEvent
   | QueryExecutedEvent
@@ -337,6 +391,11 @@ export const AUDIT_DURABILITY = {
   'session.start': true,
   'session.end': false,
   'session.terminated': false,
+  // A role PostgreSQL will log in as, or one that is gone: rare, and what a DBA asks about.
+  'role.provisioned': true,
+  'role.grants_changed': true,
+  'role.deactivated': true,
+  'role.dropped': true,
   // A revocation or a disabled account is what an investigator asks about first.
   'key.revoked': true,
   'user.disabled': true,

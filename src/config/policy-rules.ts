@@ -2,9 +2,11 @@
  * Rules about policy: names an operator can find, references that resolve, role and database
  * names PostgreSQL would accept, and workload rules that cannot match more than they say.
  */
+import { ASSURANCE_PRESETS, needsKeyEvidence, requirementsOf } from '../policy/assurance.ts';
+import { formatSpan } from '../policy/format.ts';
 import { duplicates } from './issuer-rules.ts';
-import type { ConfigRule } from './rules.ts';
-import type { IssuerConfig, PolicyRuleConfig } from './schema.ts';
+import type { ConfigPath, ConfigRule, RuleReport } from './rules.ts';
+import type { Config, IssuerConfig, PolicyRuleConfig } from './schema.ts';
 
 /** Whether a rule names workload identities explicitly (kind or a workload-profile issuer). */
 function targetsWorkloads(rule: PolicyRuleConfig, issuers: readonly IssuerConfig[]): boolean {
@@ -13,6 +15,77 @@ function targetsWorkloads(rule: PolicyRuleConfig, issuers: readonly IssuerConfig
     issuers.filter((i) => i.profile === 'workload').map((i) => i.name),
   );
   return (rule.match.issuers ?? []).some((name) => workloadIssuers.has(name));
+}
+
+/**
+ * `authenticator:` and `assurance:` (policy/assurance.ts). Only the built-in provider's
+ * tokens name the key, so a key condition on a rule that can match no `builtin` issuer could
+ * never grant (an error); one that can also match other issuers refuses their people as
+ * unverifiable at connect (a warning, so nobody is surprised). An explicit `fresh_auth` or
+ * `idle_timeout` looser than the preset is said too: the stricter value, the preset's, wins.
+ */
+function checkAssurance(config: Config, rule: PolicyRuleConfig, i: number, report: RuleReport) {
+  const at = (...path: (string | number)[]): ConfigPath => ['policy', i, ...path];
+  const { authenticator, assurance } = rule;
+  if (authenticator !== undefined && Object.keys(authenticator).length === 0) {
+    report.error(
+      at('authenticator'),
+      'set at least one of device_bound, attested, user_verified, aaguids',
+    );
+  }
+  if (
+    authenticator?.aaguids !== undefined &&
+    authenticator.attested !== true &&
+    assurance !== 'aal3'
+  ) {
+    report.error(
+      at('authenticator', 'aaguids'),
+      'needs attested: true (or assurance: aal3): an AAGUID without a verified attestation is self-asserted',
+    );
+  }
+  if (authenticator === undefined && assurance === undefined) return;
+  const key = authenticator !== undefined ? 'authenticator' : 'assurance';
+  if (rule.match.kind === 'workload') {
+    report.error(
+      at(key),
+      'workload identities never log in with a security key, so this rule could never grant',
+    );
+    return;
+  }
+  const requirements = requirementsOf(rule);
+  if (needsKeyEvidence(requirements)) {
+    const candidates = config.issuers.filter(
+      (issuer) =>
+        issuer.profile !== 'workload' &&
+        (rule.match.issuers === undefined || rule.match.issuers.includes(issuer.name)),
+    );
+    const keyless = candidates.filter((issuer) => issuer.profile !== 'builtin');
+    const names = keyless.map((issuer) => `"${issuer.name}"`).join(', ');
+    if (keyless.length === candidates.length) {
+      report.error(
+        at(key),
+        `only the built-in provider's tokens (profile builtin) say which key was used, and this rule can match no such issuer${names === '' ? '' : ` (only ${names})`}: it could never grant`,
+      );
+    } else if (keyless.length > 0) {
+      report.warn(
+        at(key),
+        `people from issuer${keyless.length === 1 ? '' : 's'} ${names} are refused by this rule: their tokens do not say which key was used (${rule.match.issuers === undefined ? 'add match.issuers to limit the rule to builtin issuers' : 'remove them from match.issuers'})`,
+      );
+    }
+  }
+  const preset = assurance === undefined ? undefined : ASSURANCE_PRESETS[assurance];
+  if (preset === undefined) return;
+  for (const [name, ms, limit] of [
+    ['fresh_auth', rule.fresh_auth, preset.reauthenticateMs],
+    ['idle_timeout', rule.idle_timeout, preset.idleTimeoutMs],
+  ] as const) {
+    if (ms !== undefined && ms > limit) {
+      report.warn(
+        at(name),
+        `longer than assurance ${assurance ?? ''}'s ${formatSpan(limit)}, which applies`,
+      );
+    }
+  }
 }
 
 export const POLICY_RULES: readonly ConfigRule[] = [
@@ -79,6 +152,13 @@ export const POLICY_RULES: readonly ConfigRule[] = [
             'longer than session.max_duration, which still applies',
           );
         }
+        const idle = config.session.idle_timeout;
+        if (rule.idle_timeout !== undefined && idle > 0 && rule.idle_timeout > idle) {
+          report.warn(
+            ['policy', i, 'idle_timeout'],
+            'longer than session.idle_timeout, which still applies',
+          );
+        }
       });
     },
   },
@@ -102,6 +182,14 @@ export const POLICY_RULES: readonly ConfigRule[] = [
           );
         }
       });
+    },
+  },
+  {
+    name: 'assurance-rules',
+    description:
+      'A rule with key conditions (`authenticator`, or `assurance: aal3`) can match an issuer with profile `builtin`, the only tokens that name the key: otherwise it could never grant; other issuers it can match are warned about, since their people are refused as unverifiable. `authenticator` sets at least one condition; `authenticator.aaguids` needs `attested: true` or `assurance: aal3`; rules for `kind: workload` take neither key. `fresh_auth` or `idle_timeout` looser than the `assurance` preset is a warning (the preset applies).',
+    check: (config, report) => {
+      config.policy.forEach((rule, i) => checkAssurance(config, rule, i, report));
     },
   },
 ];

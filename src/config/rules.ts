@@ -3,14 +3,15 @@
  * described (docs/configuration.md lists them) and reports problems at the exact key path
  * an operator has to edit, the way changesets' `validateConfigByRules` does. Issuer rules
  * live in issuer-rules.ts, policy rules in policy-rules.ts, the OAUTHBEARER listener's in
- * oauth-rules.ts, the token service's in sts-rules.ts; the listener, upstream and duration
- * rules are here.
+ * oauth-rules.ts, the token service's in sts-rules.ts, per-person roles' in
+ * provision-rules.ts; the listener, upstream and duration rules are here.
  */
 import { AUDIT_RULES } from './audit-rules.ts';
 import { IDP_RULES } from './idp-rules.ts';
 import { ISSUER_RULES } from './issuer-rules.ts';
 import { OAUTH_RULES } from './oauth-rules.ts';
 import { POLICY_RULES } from './policy-rules.ts';
+import { PROVISION_RULES } from './provision-rules.ts';
 import type { Config } from './schema.ts';
 import { STS_RULES } from './sts-rules.ts';
 
@@ -94,6 +95,7 @@ const SERVER_RULES: readonly ConfigRule[] = [
         ...config.policy.flatMap((rule, i): [ConfigPath, number | undefined][] => [
           [['policy', i, 'fresh_auth'], rule.fresh_auth],
           [['policy', i, 'max_session'], rule.max_session],
+          [['policy', i, 'idle_timeout'], rule.idle_timeout],
         ]),
       ];
       for (const [path, ms] of positive) {
@@ -109,6 +111,7 @@ export const CONFIG_RULES: readonly ConfigRule[] = [
   ...SERVER_RULES,
   ...OAUTH_RULES,
   ...POLICY_RULES,
+  ...PROVISION_RULES,
   ...IDP_RULES,
   ...STS_RULES,
   ...AUDIT_RULES,

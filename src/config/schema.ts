@@ -142,6 +142,9 @@ const fido2Evidence = z
 
 export const PROFILES = ['builtin', 'okta', 'entra', 'keycloak', 'generic', 'workload'] as const;
 
+/** NIST SP 800-63B-4 authenticator assurance levels a policy rule may demand (policy/assurance.ts). */
+export const ASSURANCE_LEVELS = ['aal2', 'aal3'] as const;
+
 const issuer = z
   .object({
     name: z
@@ -281,6 +284,92 @@ const queryAudit = z
   })
   .strict();
 
+export const PROVISION_MODES = ['keep', 'drop'] as const;
+
+// A per-person login role for sessions a rule grants (src/provision, docs/provisioning.md).
+const provision = z
+  .object({
+    mode: z
+      .enum(PROVISION_MODES)
+      .describe(
+        'What happens to the person’s role when their last session ends: `keep` sets it NOLOGIN (its objects and grants stay for next time), `drop` reassigns its objects to `provisioning.reassign_to` and drops it.',
+      ),
+  })
+  .strict();
+
+const provisioning = z
+  .object({
+    admin_role: pgName
+      .default('pgkey_provisioner')
+      .describe(
+        'The role pgkey’s admin connection logs in as, with a certificate from `upstream.ca`: it needs CREATEROLE and the grants it hands out (docs/provisioning.md has the SQL). Never grant it through a rule.',
+      ),
+    admin_database: pgName
+      .default('postgres')
+      .describe(
+        'Database the admin connection uses. Every pgkey node must use the same one: the per-person locks live there.',
+      ),
+    name_claim: z
+      .string()
+      .min(1)
+      .default('email')
+      .describe(
+        'Token claim whose value (a string, Unicode NFC) names the person’s role, exactly: quoted, never truncated; longer than 63 bytes or reserved (`pg_…`, `public`, `none`) is refused.',
+      ),
+    reassign_to: pgName
+      .optional()
+      .describe(
+        '`mode: drop`: the role that receives the objects a dropped role owned (REASSIGN OWNED). Required when a rule drops.',
+      ),
+    pool_size: z
+      .number()
+      .int()
+      .min(1)
+      .max(32)
+      .default(2)
+      .describe('Admin connections held open (each provisioning step takes one briefly).'),
+  })
+  .strict();
+
+/** A WebAuthn AAGUID as authenticators and the FIDO Metadata Service write it (RFC 4122 form). */
+const aaguid = z
+  .string()
+  .regex(
+    /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/,
+    'expected an AAGUID such as cb69481e-8ff7-4039-93ec-0a2729a154a8',
+  );
+
+// Each condition can only ask for more: `false` would read as "must be a synced passkey".
+const authenticatorConditions = z
+  .object({
+    device_bound: z
+      .literal(true)
+      .optional()
+      .describe(
+        'The login used a device-bound key (WebAuthn BE=0: a security key or platform key that cannot be synced), never a synced passkey.',
+      ),
+    attested: z
+      .literal(true)
+      .optional()
+      .describe(
+        "The key's attestation chained to a trusted root when it was enrolled (`idp.authenticators`), so its model is proven, not self-asserted.",
+      ),
+    user_verified: z
+      .literal(true)
+      .optional()
+      .describe(
+        'The key verified the person (UV: PIN or biometric) at this login, not only their presence.',
+      ),
+    aaguids: z
+      .array(aaguid)
+      .min(1)
+      .optional()
+      .describe(
+        'The key model (AAGUID) is one of these (case-insensitive). Needs `attested: true` or `assurance: aal3`: an unattested key can claim any AAGUID.',
+      ),
+  })
+  .strict();
+
 const rule = z
   .object({
     name: z.string().min(1).max(63).describe('Rule name, shown in denials and audit records.'),
@@ -291,10 +380,29 @@ const rule = z
       'Require the FIDO2 login (`auth_time`) to be no older than this.',
     ).optional(),
     max_session: duration('End sessions granted by this rule after this long.').optional(),
+    idle_timeout: duration(
+      'End sessions granted by this rule after this long with no traffic either way; the shorter of this and `session.idle_timeout` applies.',
+    ).optional(),
+    authenticator: authenticatorConditions
+      .optional()
+      .describe(
+        "Conditions on the security key of the login, checked against the token's credential claims. Only the built-in provider's tokens (profile `builtin`) carry them; a token from any other issuer is refused as unverifiable (docs/policy.md).",
+      ),
+    assurance: z
+      .enum(ASSURANCE_LEVELS)
+      .optional()
+      .describe(
+        'NIST SP 800-63B-4 preset. `aal2`: a phishing-resistant FIDO2 login no older than 24h (sessions end when it is), user verification unless the issuer cannot say, 1h idle limit. `aal3`: a device-bound, attested key with user verification, a login no older than 12h, 15m idle limit. Combined with `fresh_auth`, `idle_timeout` and `authenticator`, the stricter value wins (docs/policy.md).',
+      ),
     audit: queryAudit
       .optional()
       .describe(
         'Query audit for sessions this rule grants: one `query.executed` record per simple Query, Execute or FunctionCall, with the statement, its result and the parameters as `parameters` allows. Absent: only logins and sessions are recorded, and the relay does not read statements at all.',
+      ),
+    provision: provision
+      .optional()
+      .describe(
+        'Sessions this rule grants run as a login role of the person’s own, named from `provisioning.name_claim`, made a member of the `roles` of every provisioning rule that grants them (docs/provisioning.md). The client still asks for one of `roles` as its user. Needs `provisioning` and `upstream.auth: cert`.',
       ),
   })
   .strict();
@@ -633,6 +741,11 @@ export const configSchema = z
     issuers: z.array(issuer).min(1).describe('Identity providers whose tokens are accepted.'),
     upstream: upstream.describe('The real PostgreSQL server and how pgkey logs in to it.'),
     policy: z.array(rule).min(1).describe('Ordered access rules; the first rule that grants wins.'),
+    provisioning: provisioning
+      .optional()
+      .describe(
+        'Per-person roles for rules with `provision`: the admin connection that creates, grants, disables and drops them (docs/provisioning.md). Required when a rule provisions.',
+      ),
     session: session.prefault({}).describe('Limits on relayed sessions.'),
     audit: audit.prefault({}).describe('Where every decision is recorded.'),
     admin: admin.prefault({}).describe('Operator HTTP endpoints.'),
@@ -659,11 +772,15 @@ export type Config = z.output<typeof configSchema>;
 export type IssuerConfig = Config['issuers'][number];
 export type PolicyRuleConfig = Config['policy'][number];
 export type QueryAuditConfig = NonNullable<PolicyRuleConfig['audit']>;
+export type ProvisionMode = (typeof PROVISION_MODES)[number];
+export type ProvisioningConfig = NonNullable<Config['provisioning']>;
 export type UpstreamConfig = Config['upstream'];
 export type ListenConfig = Config['listen'];
 export type OAuthListenerConfig = NonNullable<ListenConfig['oauth']>;
 export type SessionConfig = Config['session'];
 export type Profile = (typeof PROFILES)[number];
+export type AssuranceLevel = (typeof ASSURANCE_LEVELS)[number];
+export type AuthenticatorConditions = NonNullable<PolicyRuleConfig['authenticator']>;
 export type IdpConfig = NonNullable<Config['idp']>;
 export type IdpClientConfig = IdpConfig['clients'][number];
 export type TokenServiceConfig = NonNullable<Config['token_service']>;

@@ -120,6 +120,56 @@ export const ERROR_CODES = {
     oauth: 'insufficient_user_authentication',
     message: 'a fresher FIDO2 login is required',
   },
+  /** A rule's `authenticator:` or `assurance:` asks for a key this login did not use (or cannot show). */
+  ERR_AUTHENTICATOR_REQUIRED: {
+    sqlstate: '28000',
+    http: 401,
+    oauth: 'insufficient_user_authentication',
+    message: 'a login with a stronger security key is required',
+  },
+
+  // Per-person roles (src/provision): rules with `provision`
+  /** The claim that names the person's role is missing, empty, or not a usable name. */
+  ERR_ROLE_NAME_INVALID: {
+    sqlstate: '22023',
+    http: 400,
+    oauth: 'invalid_request',
+    message: 'your token does not give a usable database role name',
+  },
+  /** NAMEDATALEN: PostgreSQL would truncate the name; pgkey refuses instead (name_too_long). */
+  ERR_ROLE_NAME_TOO_LONG: {
+    sqlstate: '42622',
+    http: 400,
+    oauth: 'invalid_request',
+    message: 'your database role name is longer than 63 bytes',
+  },
+  /** `pg_…`, `public`, `none`: names PostgreSQL keeps for itself (reserved_name). */
+  ERR_ROLE_NAME_RESERVED: {
+    sqlstate: '42939',
+    http: 400,
+    oauth: 'invalid_request',
+    message: 'your database role name is reserved by PostgreSQL',
+  },
+  /** The role exists and pgkey did not make it, or made it for someone else (duplicate_object). */
+  ERR_ROLE_CONFLICT: {
+    sqlstate: '42710',
+    http: 409,
+    oauth: 'access_denied',
+    message: 'a database role with your name already exists and is not yours',
+  },
+  /** Other live sessions hold grants this login may not have (object_in_use). */
+  ERR_ROLE_IN_USE: {
+    sqlstate: '55006',
+    http: 409,
+    oauth: 'access_denied',
+    message: 'your other open sessions hold roles this login does not grant',
+  },
+  ERR_PROVISION_FAILED: {
+    sqlstate: '58000',
+    http: 502,
+    oauth: 'temporarily_unavailable',
+    message: 'your database role could not be prepared',
+  },
 
   // Upstream PostgreSQL
   ERR_UPSTREAM_UNAVAILABLE: {

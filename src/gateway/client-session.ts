@@ -14,13 +14,13 @@ import { FRONTEND, LATEST_MINOR, MAX_AUTH_MESSAGE_LENGTH } from '../protocol/con
 import { MessageReader, startupBodyCap } from '../protocol/message-reader.ts';
 import { protocolViolation } from '../protocol/protocol-error.ts';
 import { decodeStartupPacket, type StartupPacket } from '../protocol/startup-packet.ts';
-import { connectUpstream, type UpstreamConnection } from '../upstream/connector.ts';
 import type { GatewayContext, Peer } from './context.ts';
 import { FrameSource } from './frame-source.ts';
 import { openSession } from './open-session.ts';
 import { parseStartupParameters, type StartupRequest } from './startup-parameters.ts';
 import { upgradeToTls } from './tls-upgrade.ts';
 import { DOOR, exchangeToken, type Door } from './token-auth.ts';
+import { loginUpstream } from './upstream-login.ts';
 
 /** The steps of one client connection, in order (DESIGN.md "The journey of one connection"). */
 export const STEP = {
@@ -216,7 +216,11 @@ export class ClientSession {
         presented: () => {
           this.#step = STEP.Authorizing;
         },
-        verify: (token) => this.#ctx.verifyToken(token),
+        // A token refused for a revocation is still someone's: auth.failure names them.
+        verify: (token) =>
+          this.#ctx.verifyToken(token, (identity) => {
+            this.#identity = identity;
+          }),
       },
       this.#ctx.listen().oauth,
     );
@@ -241,19 +245,18 @@ export class ClientSession {
       throw new PgkeyError(decision.code, {
         message: decision.message,
         hint: decision.hint,
-        reason: decision.code === 'ERR_STALE_AUTH' ? 'stale_auth' : 'policy_denied',
+        reason: decision.reason,
       });
     }
 
     this.#step = STEP.Connecting;
     const upstreamStarted = this.#ctx.clock.now();
-    const credential = await this.#ctx.upstreamCredential(decision.role);
-    const upstream: UpstreamConnection = await connectUpstream(this.#ctx.upstreamTarget(), {
-      role: decision.role,
-      database: decision.database,
+    // Rules with `provision`: the person's own role, created or updated first (src/provision).
+    const { upstream, lease } = await loginUpstream(this.#ctx, {
+      identity: this.#identity,
+      granted: decision,
       parameters: this.#request.forwarded,
-      credential,
-      timeoutMs: this.#ctx.upstreamTimeoutMs(),
+      session: { id: this.id, peer: this.#peer },
     });
     const upstreamMs = this.#ctx.clock.now() - upstreamStarted;
     const leftover = frames.detach();
@@ -266,6 +269,7 @@ export class ClientSession {
       identity: this.#identity,
       decision,
       upstream,
+      provisioned: lease,
       clientLeftover: leftover,
       protocolMinor: Math.min(startup.minor, LATEST_MINOR),
       handshakeMs: this.#ctx.clock.now() - this.#acceptedAt,

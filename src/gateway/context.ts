@@ -4,6 +4,7 @@ import type { ListenConfig, SessionConfig } from '../config/schema.ts';
 import type { PgkeyError } from '../errors/pgkey-error.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { AccessRequest, Decision } from '../policy/decide.ts';
+import type { ProvisionLease } from '../provision/provisioner.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Random } from '../runtime/random.ts';
@@ -63,11 +64,28 @@ export interface GatewayContext {
   readonly listen: () => ListenConfig;
   readonly session: () => SessionConfig;
   readonly tlsContext: () => tls.SecureContext | undefined;
-  readonly verifyToken: (token: string) => Promise<Identity>;
+  /**
+   * Verifies a login's token. `onVerified` sees the identity as soon as the token itself
+   * checks out, before the directory's revocations are consulted, so a refusal for a revoked
+   * key or a disabled account is audited with whose it was.
+   */
+  readonly verifyToken: (
+    token: string,
+    onVerified?: (identity: Identity) => void,
+  ) => Promise<Identity>;
   readonly authorize: (identity: Identity, request: AccessRequest) => Decision;
   readonly upstreamTarget: () => UpstreamTarget;
   readonly upstreamTimeoutMs: () => number;
   readonly upstreamCredential: (role: string) => Promise<UpstreamCredential>;
+  /**
+   * Rules with `provision` (src/provision): readies the person's own role for this login and
+   * holds it until the lease is released; undefined when the granting rule does not provision.
+   */
+  readonly provision: (
+    identity: Identity,
+    granted: { readonly rule: string; readonly database: string },
+    session: { readonly id: string; readonly peer: Peer },
+  ) => Promise<ProvisionLease | undefined>;
   readonly cancelUpstream: (
     remote: { readonly address: string; readonly port: number },
     processId: number,

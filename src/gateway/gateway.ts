@@ -11,6 +11,7 @@ import { systemClock, type Clock } from '../runtime/clock.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Directory } from '../store/directory.ts';
 import { cryptoRandom, type Random } from '../runtime/random.ts';
+import { Provisioner } from '../provision/provisioner.ts';
 import { sendUpstreamCancel } from '../upstream/cancel.ts';
 import { HandshakeSlots, RateLimiter } from './address-limits.ts';
 import { CancelKeys } from './cancel-keys.ts';
@@ -110,6 +111,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     logger.error({ sessions: ended }, 'audit trail unavailable: ended every live session');
   });
   const cancelKeys = new CancelKeys(random);
+  // Rules with `provision`: per-person roles over an admin connection of their own.
+  const provisioner = new Provisioner({
+    settings: () => state.config.provisioning,
+    policy: () => state.config.policy,
+    target: () => state.target,
+    timeoutMs: () => state.config.upstream.connect_timeout,
+    credential: (role) => state.credential(role),
+    emit: (event) => audit.emit(event),
+    clock,
+    logger,
+  });
   const ctx: GatewayContext = {
     clock,
     random,
@@ -117,8 +129,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     listen: () => state.config.listen,
     session: () => state.config.session,
     tlsContext: () => state.tlsContext,
-    verifyToken: async (token) => {
+    verifyToken: async (token, onVerified) => {
       const identity = await state.verifier.verify(token);
+      onVerified?.(identity);
       await directoryCheck?.(identity);
       return identity;
     },
@@ -128,6 +141,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     upstreamTarget: () => state.target,
     upstreamTimeoutMs: () => state.config.upstream.connect_timeout,
     upstreamCredential: (role) => state.credential(role),
+    provision: async (identity, granted, session) => {
+      const plan = provisioner.plan(identity, granted);
+      if (plan === undefined) return undefined;
+      return provisioner.acquire(plan, { identity, session: session.id, client: session.peer });
+    },
     cancelUpstream: (remote, pid, secret) => sendUpstreamCancel(state.target, remote, pid, secret),
     cancelKeys,
     sessions,
@@ -225,6 +243,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     for (const open of listeners) open.abortHandshakes();
     sessions.terminateWhere(() => true, 'shutdown');
     await waitFor(() => sessions.size === 0, 2000);
+    // The sessions' ends retire their people's roles before the admin connection closes.
+    await provisioner.close();
     await admin.close();
     if (ownsAudit) await audit.close();
   };

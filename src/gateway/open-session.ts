@@ -3,6 +3,7 @@ import { QueryTap } from '../audit/query-tap.ts';
 import { PgkeyError } from '../errors/pgkey-error.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { Decision } from '../policy/decide.ts';
+import type { ProvisionLease } from '../provision/provisioner.ts';
 import { formatDuration } from '../runtime/duration.ts';
 import type { UpstreamConnection } from '../upstream/connector.ts';
 import type { GatewayContext, Peer } from './context.ts';
@@ -17,6 +18,8 @@ export interface OpenSessionInput {
   readonly identity: Identity;
   readonly decision: Extract<Decision, { allowed: true }>;
   readonly upstream: UpstreamConnection;
+  /** Rules with `provision`: the person's role, released (with the backend's pid) at the end. */
+  readonly provisioned?: ProvisionLease | undefined;
   readonly clientLeftover: Buffer;
   /** Negotiated minor version: 3.2 clients get 32-byte cancel secrets, 3.0 exactly 4. */
   readonly protocolMinor: number;
@@ -29,8 +32,9 @@ export interface OpenSessionInput {
 /**
  * Turns a logged-in upstream connection into a live session: a cancel key of pgkey's own,
  * the registry entry revocation and shutdown find it by, `session.start` made durable
- * before the client sees ReadyForQuery, the greeting in one write, the relay, and the
- * deadlines (token expiry, rule and global maximum) that end it.
+ * before the client sees ReadyForQuery, the greeting in one write, the relay, the idle
+ * limit (the shorter of the global and the rule's) and the deadlines (token expiry, rule and
+ * global maximum, the login's age under an assurance preset) that end it.
  */
 export async function openSession(ctx: GatewayContext, input: OpenSessionInput): Promise<void> {
   const { upstream, identity, decision } = input;
@@ -50,6 +54,8 @@ export async function openSession(ctx: GatewayContext, input: OpenSessionInput):
     role: decision.role,
     database: decision.database,
     rule: decision.rule,
+    assurance: decision.assurance,
+    loginRole: input.provisioned?.role,
     queryAudit: decision.queryAudit,
     client: input.peer,
     startedAt,
@@ -70,6 +76,7 @@ export async function openSession(ctx: GatewayContext, input: OpenSessionInput):
     for (const fn of cleanup) fn();
     ctx.cancelKeys.release(key.processId);
     ctx.sessions.remove(session.id);
+    input.provisioned?.release(upstream.processId);
   };
 
   try {
@@ -95,7 +102,7 @@ export async function openSession(ctx: GatewayContext, input: OpenSessionInput):
     clientLeftover: input.clientLeftover,
     upstreamLeftover: upstream.leftover,
     clock: ctx.clock,
-    idleTimeoutMs: ctx.session().idle_timeout,
+    idleTimeoutMs: idleLimit(ctx.session().idle_timeout, decision.idleTimeoutMs),
     onBytes: (fromClient, fromServer) => ctx.observer.bytes(fromClient, fromServer),
     ...(queryTap === undefined ? {} : { queryTap }),
     cancelUpstream,
@@ -114,7 +121,8 @@ export async function openSession(ctx: GatewayContext, input: OpenSessionInput):
   });
 
   // The session ends at whichever comes first: token expiry (when configured), the rule's
-  // max_session, or the global max_duration (DESIGN.md step 8) — once it is idle, within
+  // max_session, the global max_duration (DESIGN.md step 8), or the login reaching the
+  // rule's assurance reauthentication limit (policy/assurance.ts) — once it is idle, within
   // session.expiry_grace (session-deadline.ts).
   const settings = ctx.session();
   const deadlines: Array<[number, TerminationReason]> = [
@@ -123,6 +131,8 @@ export async function openSession(ctx: GatewayContext, input: OpenSessionInput):
   if (decision.maxSessionMs !== undefined)
     deadlines.push([startedAt + decision.maxSessionMs, 'max_session']);
   if (settings.end_at_token_expiry) deadlines.push([identity.expiresAt, 'token_expired']);
+  if (decision.reauthenticateAt !== undefined)
+    deadlines.push([decision.reauthenticateAt, 'reauthentication_required']);
   deadlines.sort((a, b) => a[0] - b[0]);
   const [at, why] = deadlines[0]!;
   const deadline = armDeadline({
@@ -135,7 +145,9 @@ export async function openSession(ctx: GatewayContext, input: OpenSessionInput):
         why,
         why === 'max_session'
           ? `session reached its maximum length of ${formatDuration(at - startedAt)}`
-          : undefined,
+          : why === 'reauthentication_required' && identity.authTime !== undefined
+            ? `the security-key login behind it is ${formatDuration(at - identity.authTime)} old, the limit of assurance ${decision.assurance ?? ''}`
+            : undefined,
       ),
   });
   cleanup.push(deadline.cancel);
@@ -145,10 +157,21 @@ export async function openSession(ctx: GatewayContext, input: OpenSessionInput):
   if (pending !== undefined) session.terminate(pending.reason, pending.message);
 }
 
+/**
+ * The session's idle limit: the shorter of `session.idle_timeout` (0: none) and the granting
+ * rule's (`idle_timeout` or its assurance preset); 0 when neither sets one.
+ */
+export function idleLimit(globalMs: number, ruleMs: number | undefined): number {
+  if (ruleMs === undefined || ruleMs <= 0) return globalMs;
+  return globalMs > 0 ? Math.min(globalMs, ruleMs) : ruleMs;
+}
+
 const DEFAULT_MESSAGES: Record<TerminationReason, string> = {
   idle_timeout: 'terminating connection due to idle timeout',
   token_expired: 'terminating connection because the token it was opened with expired',
   max_session: 'terminating connection: the session reached its maximum length',
+  reauthentication_required:
+    'terminating connection: the security-key login behind it is too old for its policy rule',
   terminated: 'terminating connection due to administrator command',
   revoked: 'terminating connection because access was revoked',
   shutdown: 'terminating connection because pgkey is shutting down',
@@ -167,6 +190,11 @@ function terminationFields(reason: TerminationReason, message: string | undefine
     severity: 'FATAL' as const,
     code: error.sqlstate,
     message: error.message,
-    hint: reason === 'token_expired' ? 'log in again (pgkey login) and reconnect' : undefined,
+    hint:
+      reason === 'token_expired'
+        ? 'log in again (pgkey login) and reconnect'
+        : reason === 'reauthentication_required'
+          ? 'log in again with your security key (pgkey login --fresh) and reconnect'
+          : undefined,
   };
 }

@@ -65,7 +65,9 @@ const CLOSE_GRACE_MS = 1000;
  * pauses the other until 'drain' (protocol.md §6).
  */
 export class Relay {
-  readonly #o: RelayOptions;
+  /** The options but the leftovers, which are relayed once by start() and not kept. */
+  readonly #o: Omit<RelayOptions, 'clientLeftover' | 'upstreamLeftover'>;
+  #leftovers: { client: Buffer; upstream: Buffer } | undefined;
   readonly #fromClient: FrameTracker;
   readonly #fromServer: FrameTracker;
   /** Client messages that ask for a ReadyForQuery minus ReadyForQuery messages seen. */
@@ -90,7 +92,9 @@ export class Relay {
   #cancelGrace: (() => void) | undefined;
 
   constructor(options: RelayOptions) {
-    this.#o = options;
+    const { clientLeftover, upstreamLeftover, ...rest } = options;
+    this.#o = rest;
+    this.#leftovers = { client: clientLeftover, upstream: upstreamLeftover };
     const client: FrameTrackerOptions = {
       onMessage: (type) => {
         if (type === FRONTEND.Query || type === FRONTEND.Sync || type === FRONTEND.FunctionCall)
@@ -159,8 +163,10 @@ export class Relay {
     upstream.on('error', (error) => this.#abort(error));
     client.on('close', () => this.#closed('client'));
     upstream.on('close', () => this.#closed('upstream'));
-    if (this.#o.upstreamLeftover.length > 0) this.#serverData(this.#o.upstreamLeftover);
-    if (this.#o.clientLeftover.length > 0) this.#clientData(this.#o.clientLeftover);
+    const leftovers = this.#leftovers!;
+    this.#leftovers = undefined;
+    if (leftovers.upstream.length > 0) this.#serverData(leftovers.upstream);
+    if (leftovers.client.length > 0) this.#clientData(leftovers.client);
     this.#armIdle(this.#o.idleTimeoutMs);
     client.resume();
     upstream.resume();

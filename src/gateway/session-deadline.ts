@@ -37,19 +37,17 @@ export function armDeadline(options: DeadlineOptions): Deadline {
     cancel();
     options.end();
   };
-  const cancelDue = clock.setTimer(options.at - clock.now(), () => {
+  // One timer at a time (a live session holds one): `at`, then the cap at `at + graceMs`.
+  let cancel = clock.setTimer(options.at - clock.now(), () => {
     due = true;
-    if (options.isIdle()) end();
+    const cap = options.at + options.graceMs - clock.now();
+    if (options.isIdle() || cap <= 0) end();
+    else cancel = clock.setTimer(cap, end);
   });
-  const cancelCap = clock.setTimer(options.at + options.graceMs - clock.now(), end);
-  const cancel = (): void => {
-    cancelDue();
-    cancelCap();
-  };
   return {
     idle: () => {
       if (due) end();
     },
-    cancel,
+    cancel: () => cancel(),
   };
 }

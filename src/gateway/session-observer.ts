@@ -43,6 +43,8 @@ export function createSessionObserver(
         role: session.role,
         database: session.database,
         rule: session.rule,
+        ...(session.assurance === undefined ? {} : { assurance: session.assurance }),
+        ...(session.loginRole === undefined ? {} : { login_role: session.loginRole }),
         ...identityFields(session.identity),
       };
       const started = clock.now();

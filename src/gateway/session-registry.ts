@@ -1,4 +1,4 @@
-import type { QueryAuditConfig } from '../config/schema.ts';
+import type { AssuranceLevel, QueryAuditConfig } from '../config/schema.ts';
 import type { Identity } from '../identity/identity.ts';
 
 /** Why pgkey ended a live session; also the audit `session.end` reason. */
@@ -6,6 +6,7 @@ export type TerminationReason =
   | 'idle_timeout'
   | 'token_expired'
   | 'max_session'
+  | 'reauthentication_required'
   | 'terminated'
   | 'revoked'
   | 'shutdown'
@@ -17,6 +18,13 @@ export interface LiveSession {
   readonly role: string;
   readonly database: string;
   readonly rule: string;
+  /** The granting rule's `assurance` preset, if any (audit `auth.success`, `session.start`). */
+  readonly assurance: AssuranceLevel | undefined;
+  /**
+   * Rules with `provision`: the person's own role the session logs in as (`current_user`), a
+   * member of `role`. Undefined: the session logs in as `role`.
+   */
+  readonly loginRole?: string | undefined;
   /** The granting rule's query audit settings; undefined: statements are not read. */
   readonly queryAudit: QueryAuditConfig | undefined;
   readonly client: { readonly address: string; readonly port: number };

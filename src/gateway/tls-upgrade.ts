@@ -1,9 +1,13 @@
 import type { Socket } from 'node:net';
 import tls from 'node:tls';
 import { PgkeyError } from '../errors/pgkey-error.ts';
+import { alpnProtocols } from '../runtime/owned-buffer.ts';
 
 /** ALPN protocol id registered for PostgreSQL (RFC 7301; PostgreSQL 17 direct TLS). */
 export const ALPN_POSTGRESQL = 'postgresql';
+
+/** The list offered, built once (owned-buffer.ts: a per-socket copy must not pin the pool). */
+const ALPN = alpnProtocols(ALPN_POSTGRESQL);
 
 /**
  * Starts server-side TLS on an accepted socket. Bytes already read but belonging to the TLS
@@ -24,7 +28,7 @@ export function upgradeToTls(
   const secure = new tls.TLSSocket(socket, {
     isServer: true,
     secureContext,
-    ALPNProtocols: [ALPN_POSTGRESQL],
+    ALPNProtocols: ALPN,
   });
   return new Promise((resolve, reject) => {
     const fail = (error: Error): void => {

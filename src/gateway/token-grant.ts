@@ -9,6 +9,7 @@
  */
 import type { PolicyRuleConfig } from '../config/schema.ts';
 import type { Identity } from '../identity/identity.ts';
+import { requirementsOf } from '../policy/assurance.ts';
 import type { AccessRequest, Decision } from '../policy/decide.ts';
 import { quote } from '../policy/format.ts';
 
@@ -24,6 +25,7 @@ export function authorizeRestricted(
   const deny = (message: string, hint: string): Decision => ({
     allowed: false,
     code: 'ERR_ACCESS_DENIED',
+    reason: 'policy_denied',
     message,
     hint,
     allowedRoles: [grant.role],
@@ -46,12 +48,18 @@ export function authorizeRestricted(
       'ask whoever runs pgkey whether the policy change was meant to end this access',
     );
   }
+  // The minter met the rule's key and freshness conditions at mint time; the token carries
+  // no login of its own, so only the rule's idle limit follows it here.
+  const requirements = requirementsOf(rule);
   return {
     allowed: true,
     rule: `minted:${grant.rule}`,
     role: grant.role,
     database: grant.database,
     maxSessionMs: rule.max_session,
+    idleTimeoutMs: requirements.idleTimeoutMs,
+    reauthenticateAt: undefined,
+    assurance: requirements.assurance,
     queryAudit: rule.audit?.queries === true ? rule.audit : undefined,
   };
 }

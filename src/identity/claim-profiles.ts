@@ -4,8 +4,10 @@
  *
  * | profile  | FIDO2 evidence by default         | also                                        |
  * |----------|-----------------------------------|---------------------------------------------|
- * | builtin  | `acr` phr or phrh                 | credential_id, aaguid, device_bound claims; |
- * |          |                                   | phrh ⇒ device-bound unless the claim says   |
+ * | builtin  | `acr` phr or phrh                 | credential_id, aaguid, device_bound,        |
+ * |          |                                   | attested, user_verified claims; phrh ⇒      |
+ * |          |                                   | device-bound and attested, amr mfa ⇒ UV,    |
+ * |          |                                   | unless the claims say otherwise             |
  * | okta     | `amr` has pop, or `acr` phr/phrh  |                                             |
  * | keycloak | `amr` has hwk or pop (admin-set)  |                                             |
  * | entra    | none: configure `fido2.acrs`      | email falls back to preferred_username, upn |
@@ -69,6 +71,15 @@ function requiredString(claims: Readonly<Record<string, unknown>>, name: string)
   const value = optionalString(claims, name);
   if (value === undefined || value === '') throw invalid(name, 'is missing');
   return value;
+}
+
+function optionalBoolean(
+  claims: Readonly<Record<string, unknown>>,
+  name: string,
+): boolean | undefined {
+  const value = claims[name];
+  if (value === undefined || typeof value === 'boolean') return value;
+  throw invalid(name, 'must be a boolean');
 }
 
 /** RFC 8176 `amr` and Entra `acrs` are JSON arrays of strings. */
@@ -156,10 +167,11 @@ export function toIdentity(
   // `acrs` is Entra's; read (and shape-checked) only when a rule consults it.
   const acrs = rule?.acrs !== undefined ? stringList(claims, 'acrs') : [];
   const builtin = issuer.profile === 'builtin';
-  const deviceBound = claims.device_bound;
-  if (builtin && deviceBound !== undefined && typeof deviceBound !== 'boolean') {
-    throw invalid('device_bound', 'must be a boolean');
-  }
+  // Only the built-in provider's tokens say which key signed in (fido-oidc.md §2.2): for any
+  // other profile these stay undefined, and policy treats them as unverifiable.
+  const deviceBound = builtin ? optionalBoolean(claims, 'device_bound') : undefined;
+  const attested = builtin ? optionalBoolean(claims, 'attested') : undefined;
+  const userVerified = builtin ? optionalBoolean(claims, 'user_verified') : undefined;
   return Object.freeze({
     issuerName: issuer.name,
     issuer: requiredString(claims, 'iss'),
@@ -173,10 +185,12 @@ export function toIdentity(
     fido2: !workload && rule !== undefined && satisfies(rule, acr, amr, acrs),
     credentialId: builtin ? optionalString(claims, 'credential_id') : undefined,
     aaguid: builtin ? optionalString(claims, 'aaguid') : undefined,
-    // OpenID EAP ACR Values: `phrh` means the key is held in hardware, so device-bound.
-    deviceBound: builtin
-      ? ((deviceBound as boolean | undefined) ?? (acr === 'phrh' ? true : undefined))
-      : undefined,
+    // OpenID EAP ACR Values: `phrh` means the key is held in hardware, so device-bound; the
+    // built-in provider says `phrh` only for an attested one (idp/webauthn/assurance.ts),
+    // and `mfa` in `amr` only when the key verified the user.
+    deviceBound: deviceBound ?? (builtin && acr === 'phrh' ? true : undefined),
+    attested: attested ?? (builtin && acr === 'phrh' ? true : undefined),
+    userVerified: userVerified ?? (builtin && amr.includes('mfa') ? true : undefined),
     actor,
     tokenId: optionalString(claims, 'jti'),
     issuedAt: numericDate(claims, 'iat'),

@@ -25,6 +25,16 @@ export interface Identity {
   readonly aaguid: string | undefined;
   /** true: single-device key (BE=0); false: syncable passkey; undefined: issuer does not say. */
   readonly deviceBound: boolean | undefined;
+  /**
+   * true: the key's attestation chained to a trusted root when it was enrolled, so its model
+   * (AAGUID) is proven, not self-asserted; false: it did not; undefined: issuer does not say.
+   */
+  readonly attested: boolean | undefined;
+  /**
+   * true: the login's assertion carried the UV flag (PIN or biometric: a multi-factor
+   * authenticator, NIST SP 800-63B-4); false: presence only; undefined: issuer does not say.
+   */
+  readonly userVerified: boolean | undefined;
   /** The actor of a delegated token (RFC 8693 `act.sub`). */
   readonly actor: string | undefined;
   /** `jti`, when present. */

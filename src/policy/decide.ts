@@ -4,9 +4,16 @@
  * The message and hint go to the client as an ErrorResponse (SQLSTATE 28000 + HINT), so they
  * name config values and the person's own groups and e-mail, never other token contents.
  */
-import type { PolicyRuleConfig, QueryAuditConfig } from '../config/schema.ts';
+import type { AssuranceLevel, PolicyRuleConfig, QueryAuditConfig } from '../config/schema.ts';
 import type { Identity } from '../identity/identity.ts';
-import { evaluateRule, type AccessRequest, type RuleVerdict } from './evaluate.ts';
+import { requirementsOf } from './assurance.ts';
+import {
+  evaluateRule,
+  type AccessRequest,
+  type ConditionCheck,
+  type ConditionName,
+  type RuleVerdict,
+} from './evaluate.ts';
 import { clip, formatAge, formatSpan, quote } from './format.ts';
 
 export type { AccessRequest, ConditionCheck, ConditionName, RuleVerdict } from './evaluate.ts';
@@ -18,12 +25,19 @@ export type Decision =
       readonly role: string;
       readonly database: string;
       readonly maxSessionMs: number | undefined;
+      /** The granting rule's idle limit (`idle_timeout`, its preset's); `session.idle_timeout` also applies. */
+      readonly idleTimeoutMs: number | undefined;
+      /** When the login reaches the rule's `assurance` reauthentication limit: the session ends. */
+      readonly reauthenticateAt: number | undefined;
+      readonly assurance: AssuranceLevel | undefined;
       /** The granting rule's `audit`, when it asks for query audit; undefined: none. */
       readonly queryAudit: QueryAuditConfig | undefined;
     }
   | {
       readonly allowed: false;
-      readonly code: 'ERR_ACCESS_DENIED' | 'ERR_STALE_AUTH';
+      readonly code: 'ERR_ACCESS_DENIED' | 'ERR_STALE_AUTH' | 'ERR_AUTHENTICATOR_REQUIRED';
+      /** The stable audit code (`auth.failure` `reason`): `policy_denied`, `stale_auth`, … */
+      readonly reason: DenialReason;
       readonly message: string;
       readonly hint: string;
       /** Roles some rule lets this identity use (on some database), in rule order. */
@@ -36,6 +50,45 @@ const MAX_HINT = 300;
 
 export const FRESH_LOGIN_HINT =
   'log in again with your security key (pgkey login --fresh), then reconnect';
+
+export const UNVERIFIABLE_HINT =
+  "only tokens that name the security key used (pgkey's built-in provider: pgkey login) can meet this rule";
+
+/**
+ * `auth.failure` reasons of policy denials: the step-up condition that stood in the way,
+ * else `policy_denied`. A key condition the issuer cannot report is `authenticator_unverifiable`.
+ */
+const KEY_REASONS = {
+  device_bound: 'device_bound_required',
+  attested: 'attestation_required',
+  user_verified: 'user_verification_required',
+  aaguids: 'aaguid_not_allowed',
+} as const;
+
+export type DenialReason =
+  | 'policy_denied'
+  | 'stale_auth'
+  | 'authenticator_unverifiable'
+  | (typeof KEY_REASONS)[keyof typeof KEY_REASONS];
+
+/** Conditions a new login can meet: the person is right, the login or its key is not. */
+const STEP_UP: ReadonlySet<ConditionName> = new Set([
+  'fresh_auth',
+  'device_bound',
+  'attested',
+  'user_verified',
+  'aaguids',
+]);
+
+function isKeyCondition(name: ConditionName): name is keyof typeof KEY_REASONS {
+  return Object.hasOwn(KEY_REASONS, name);
+}
+
+function andList(items: readonly string[]): string {
+  return items.length <= 1
+    ? items.join('')
+    : `${items.slice(0, -1).join(', ')} and ${items.at(-1) ?? ''}`;
+}
 
 /** `analyst, reporting on warehouse; postgres on any database`, merging rules with the same databases. */
 function usableRoles(
@@ -98,6 +151,40 @@ function denyHint(missing: string, usable: readonly string[]): string {
   return clip(prefix + roles, MAX_HINT);
 }
 
+/**
+ * The rule fails only on the key of the login (`authenticator:`, the `assurance` preset):
+ * what it needs, what the person's key is, or that their issuer cannot say.
+ */
+function keyDenial(
+  rule: PolicyRuleConfig,
+  identity: Identity,
+  failed: readonly ConditionCheck[],
+): Pick<Extract<Decision, { allowed: false }>, 'code' | 'reason' | 'message' | 'hint'> {
+  const preset = rule.assurance === undefined ? '' : ` (assurance ${rule.assurance})`;
+  const unverifiable = failed.filter((check) => check.unverifiable === true);
+  if (unverifiable.length > 0) {
+    const needs = andList(unverifiable.map((check) => check.need));
+    return {
+      code: 'ERR_AUTHENTICATOR_REQUIRED',
+      reason: 'authenticator_unverifiable',
+      message: `rule ${quote(rule.name)}${preset} requires ${needs}, which issuer ${quote(identity.issuerName)} does not report: it cannot be verified for your token`,
+      hint: UNVERIFIABLE_HINT,
+    };
+  }
+  const needs = andList(failed.map((check) => check.need));
+  const haves = failed.flatMap((check) => (check.have === undefined ? [] : [check.have]));
+  const [first] = failed;
+  return {
+    code: 'ERR_AUTHENTICATOR_REQUIRED',
+    reason:
+      first !== undefined && isKeyCondition(first.condition)
+        ? KEY_REASONS[first.condition]
+        : 'policy_denied',
+    message: clip(`rule ${quote(rule.name)}${preset} requires ${needs}; ${haves.join('; ')}`, 400),
+    hint: clip(`log in again (pgkey login --fresh) with ${needs}, then reconnect`, MAX_HINT),
+  };
+}
+
 /** The first rule whose every condition holds grants; otherwise an explained denial. */
 export function decide(
   rules: readonly PolicyRuleConfig[],
@@ -110,12 +197,19 @@ export function decide(
     const verdict = evaluateRule(rule, identity, request, now);
     if (verdict.grants) {
       const { role, database } = request;
+      const requirements = requirementsOf(rule);
       return {
         allowed: true,
         rule: rule.name,
         role,
         database,
         maxSessionMs: rule.max_session,
+        idleTimeoutMs: requirements.idleTimeoutMs,
+        reauthenticateAt:
+          requirements.reauthenticateMs === undefined || identity.authTime === undefined
+            ? undefined
+            : identity.authTime + requirements.reauthenticateMs,
+        assurance: requirements.assurance,
         queryAudit: rule.audit?.queries === true ? rule.audit : undefined,
       };
     }
@@ -125,19 +219,35 @@ export function decide(
   const allowedRoles = [
     ...new Set(rules.flatMap((rule, i) => (verdicts[i]?.matches === true ? rule.roles : []))),
   ];
-  const stale = rules.findIndex((_, i) =>
-    verdicts[i]?.checks.every((check) => check.ok || check.condition === 'fresh_auth'),
+  // The first rule that a new login could satisfy: the person, database and role are right,
+  // only the login's age or its key stand in the way.
+  const stepUp = rules.findIndex((_, i) =>
+    verdicts[i]?.checks.every((check) => check.ok || STEP_UP.has(check.condition)),
   );
-  const staleRule = rules[stale];
-  if (staleRule?.fresh_auth !== undefined) {
+  const stepUpRule = rules[stepUp];
+  const stepUpFailed = verdicts[stepUp]?.checks.filter((check) => !check.ok) ?? [];
+  const keyFailed = stepUpFailed.filter((check) => check.condition !== 'fresh_auth');
+  if (stepUpRule !== undefined && keyFailed.length > 0) {
+    // A new login with the same key would not help: say what key it takes.
+    return {
+      allowed: false,
+      ...keyDenial(stepUpRule, identity, keyFailed),
+      allowedRoles,
+      verdicts,
+    };
+  }
+  const freshAuth = stepUpRule === undefined ? undefined : requirementsOf(stepUpRule).freshAuth;
+  if (stepUpRule !== undefined && freshAuth !== undefined) {
     const when =
       identity.authTime === undefined
         ? 'your token does not say when you logged in'
         : `yours was ${formatAge(now - identity.authTime)} ago`;
+    const preset = stepUpRule.assurance === undefined ? '' : ` (assurance ${stepUpRule.assurance})`;
     return {
       allowed: false,
       code: 'ERR_STALE_AUTH',
-      message: `rule ${quote(staleRule.name)} requires a security-key login within the last ${formatSpan(staleRule.fresh_auth)}; ${when}`,
+      reason: 'stale_auth',
+      message: `rule ${quote(stepUpRule.name)}${preset} requires a security-key login within the last ${formatSpan(freshAuth.value)}; ${when}`,
       hint: FRESH_LOGIN_HINT,
       allowedRoles,
       verdicts,
@@ -148,6 +258,7 @@ export function decide(
   return {
     allowed: false,
     code: 'ERR_ACCESS_DENIED',
+    reason: 'policy_denied',
     message: `access denied: ${who} may not use role ${quote(request.role)} on database ${quote(request.database)}`,
     hint: denyHint(whatIsMissing(nearest(verdicts), request), usableRoles(rules, verdicts)),
     allowedRoles,

@@ -11,6 +11,7 @@
  */
 import type { PolicyRuleConfig } from '../config/schema.ts';
 import type { Identity } from '../identity/identity.ts';
+import { requirementsOf, type RuleRequirements, type Sourced } from './assurance.ts';
 import { capList, formatAge, formatSpan, orList, quote } from './format.ts';
 
 export interface AccessRequest {
@@ -30,7 +31,12 @@ export type ConditionName =
   | 'delegation'
   | 'databases'
   | 'roles'
-  | 'fresh_auth';
+  | 'fresh_auth'
+  | 'fido2'
+  | 'device_bound'
+  | 'attested'
+  | 'user_verified'
+  | 'aaguids';
 
 export interface ConditionCheck {
   readonly condition: ConditionName;
@@ -40,13 +46,18 @@ export interface ConditionCheck {
   /** For hints: what the rule asks for (`group "dba"`) and what the person has, if shareable. */
   readonly need: string;
   readonly have: string | undefined;
+  /**
+   * The issuer does not report what this condition asks about (only the built-in provider
+   * names the key), so the token can never meet it: said so, rather than "wrong key".
+   */
+  readonly unverifiable?: true;
 }
 
 export interface RuleVerdict {
   readonly rule: string;
   /** Every condition holds: this rule grants the request. */
   readonly grants: boolean;
-  /** The identity conditions hold, whatever database, role and freshness. */
+  /** The identity conditions hold, whatever database, role, freshness and key. */
   readonly matches: boolean;
   readonly checks: readonly ConditionCheck[];
   /** Texts of the failed checks: why this rule did not grant. */
@@ -196,20 +207,140 @@ function delegationChecks(rule: PolicyRuleConfig, identity: Identity): Condition
   return [];
 }
 
-function freshness(rule: PolicyRuleConfig, identity: Identity, now: number): ConditionCheck[] {
-  if (rule.fresh_auth === undefined) return [];
-  const limit = formatSpan(rule.fresh_auth);
-  const need = `a security-key login within the last ${limit}`;
+function freshness(
+  { freshAuth }: RuleRequirements,
+  identity: Identity,
+  now: number,
+): ConditionCheck[] {
+  if (freshAuth === undefined) return [];
+  const span = formatSpan(freshAuth.value);
+  const limit =
+    freshAuth.source === 'fresh_auth' ? `fresh_auth ${span}` : `${span} (${freshAuth.source})`;
+  const need = `a security-key login within the last ${span}`;
   if (identity.authTime === undefined) {
-    const text = `no auth_time (fresh_auth ${limit})`;
+    const text = `no auth_time (${limit})`;
     return [
       { condition: 'fresh_auth', ok: false, text, need, have: 'your token has no login time' },
     ];
   }
   const age = now - identity.authTime;
-  const ok = age <= rule.fresh_auth;
-  const text = `auth_time ${formatAge(age)} ago ${ok ? 'within' : 'exceeds'} fresh_auth ${limit}`;
+  const ok = age <= freshAuth.value;
+  const text = `auth_time ${formatAge(age)} ago ${ok ? 'within' : 'exceeds'} ${limit}`;
   return [{ condition: 'fresh_auth', ok, text, need, have: `yours was ${formatAge(age)} ago` }];
+}
+
+/**
+ * One condition on the key: met, not met, or not reported by the issuer (unverifiable).
+ * `value` is what the token says; `undefined` when the issuer does not say.
+ */
+function keyCheck(
+  condition: ConditionName,
+  required: Sourced<unknown>,
+  identity: Identity,
+  value: boolean | undefined,
+  words: {
+    readonly met: string;
+    readonly unmet: string;
+    readonly need: string;
+    readonly have: string;
+    readonly what: string;
+  },
+): ConditionCheck {
+  const from = `(${required.source})`;
+  if (value === undefined) {
+    return {
+      condition,
+      ok: false,
+      text: `issuer ${quote(identity.issuerName)} does not report ${words.what} ${from}: unverifiable`,
+      need: words.need,
+      // One text for every condition the issuer cannot report, so a hint says it once.
+      have: `issuer ${quote(identity.issuerName)} does not report which key was used`,
+      unverifiable: true,
+    };
+  }
+  return value
+    ? { condition, ok: true, text: `${words.met} ${from}`, need: words.need, have: undefined }
+    : { condition, ok: false, text: `${words.unmet} ${from}`, need: words.need, have: words.have };
+}
+
+/** `authenticator:` and the preset's FIDO2 and key conditions (policy/assurance.ts). */
+function keyChecks(req: RuleRequirements, identity: Identity): ConditionCheck[] {
+  const checks: ConditionCheck[] = [];
+  if (req.fido2 !== undefined) {
+    const ok = identity.fido2;
+    checks.push({
+      condition: 'fido2',
+      ok,
+      text: `${ok ? 'phishing-resistant FIDO2 login' : 'no FIDO2 login'} (${req.fido2.source})`,
+      need: 'a phishing-resistant FIDO2 login',
+      have: ok ? undefined : 'your token shows no FIDO2 login',
+    });
+  }
+  if (req.deviceBound !== undefined) {
+    checks.push(
+      keyCheck('device_bound', req.deviceBound, identity, identity.deviceBound, {
+        met: 'device-bound key',
+        unmet: 'synced passkey, not a device-bound key',
+        need: 'a device-bound security key',
+        have: 'yours is a synced passkey',
+        what: 'whether the key is device-bound',
+      }),
+    );
+  }
+  if (req.attested !== undefined) {
+    checks.push(
+      keyCheck('attested', req.attested, identity, identity.attested, {
+        met: 'attested key model',
+        unmet: 'key model not attested',
+        need: 'an attested key model',
+        have: "your key's attestation was not verified when it was enrolled",
+        what: 'whether the key is attested',
+      }),
+    );
+  }
+  const uv = req.userVerified;
+  if (uv !== undefined) {
+    const reported = identity.userVerified;
+    if (reported === undefined && uv.value === 'unless-unreported') {
+      checks.push({
+        condition: 'user_verified',
+        ok: true,
+        text: `user verification not reported by issuer ${quote(identity.issuerName)}: its FIDO2 evidence is trusted (${uv.source})`,
+        need: "the key's PIN or biometric (user verification)",
+        have: undefined,
+      });
+    } else {
+      checks.push(
+        keyCheck('user_verified', uv, identity, reported, {
+          met: 'user verified by PIN or biometric',
+          unmet: 'login without user verification, presence only',
+          need: "the key's PIN or biometric (user verification)",
+          have: "your login did not use the key's PIN or biometric",
+          what: 'user verification',
+        }),
+      );
+    }
+  }
+  if (req.aaguids !== undefined) {
+    const model = identity.aaguid?.toLowerCase();
+    const allowed = req.aaguids.value;
+    checks.push(
+      keyCheck(
+        'aaguids',
+        req.aaguids,
+        identity,
+        model === undefined ? undefined : allowed.includes(model),
+        {
+          met: `key model ${model ?? ''} allowed`,
+          unmet: `key model ${model ?? ''} not in ${list(allowed)}`,
+          need: 'a key model the rule lists',
+          have: `your key model (AAGUID) is ${model ?? 'unknown'}`,
+          what: 'the key model (AAGUID)',
+        },
+      ),
+    );
+  }
+  return checks;
 }
 
 export function evaluateRule(
@@ -218,6 +349,7 @@ export function evaluateRule(
   request: AccessRequest,
   now: number,
 ): RuleVerdict {
+  const requirements = requirementsOf(rule);
   const dbOk = rule.databases.includes('*') || rule.databases.includes(request.database);
   const roleOk = rule.roles.includes(request.role);
   const checks: ConditionCheck[] = [
@@ -236,7 +368,8 @@ export function evaluateRule(
       need: `role ${quote(request.role)}`,
       have: undefined,
     },
-    ...freshness(rule, identity, now),
+    ...freshness(requirements, identity, now),
+    ...keyChecks(requirements, identity),
   ];
   const failed = checks.filter((check) => !check.ok);
   return {

@@ -6,6 +6,7 @@
 import type { PolicyRuleConfig } from '../config/schema.ts';
 import { ERROR_CODES } from '../errors/codes.ts';
 import type { Identity } from '../identity/identity.ts';
+import { requirementsOf } from './assurance.ts';
 import { decide, type AccessRequest, type Decision } from './decide.ts';
 import { evaluateRule, type RuleVerdict } from './evaluate.ts';
 import { capList, formatAge, formatSpan, quote } from './format.ts';
@@ -22,6 +23,11 @@ export interface IdentitySummary {
   readonly fido2: boolean;
   readonly acr: string | undefined;
   readonly amr: readonly string[];
+  /** The key of the login, where the issuer says (only the built-in provider does). */
+  readonly aaguid: string | undefined;
+  readonly deviceBound: boolean | undefined;
+  readonly attested: boolean | undefined;
+  readonly userVerified: boolean | undefined;
   /** now − auth_time in ms; undefined when the token carries no auth_time. */
   readonly authAgeMs: number | undefined;
 }
@@ -55,6 +61,10 @@ function summarize(identity: Identity, now: number): IdentitySummary {
     fido2: identity.fido2,
     acr: identity.acr,
     amr: identity.amr,
+    aaguid: identity.aaguid,
+    deviceBound: identity.deviceBound,
+    attested: identity.attested,
+    userVerified: identity.userVerified,
     authAgeMs: identity.authTime === undefined ? undefined : now - identity.authTime,
   };
 }
@@ -63,6 +73,21 @@ function loginAge(ageMs: number | undefined): string {
   if (ageMs === undefined) return 'unknown (no auth_time in the token)';
   if (ageMs < 0) return `${formatAge(-ageMs)} in the future (clock skew?)`;
   return `${formatAge(ageMs)} ago`;
+}
+
+/** `device-bound, attested, user verified; model cb69481e-…`, or what the issuer leaves out. */
+function keyLine(summary: IdentitySummary): string {
+  const facts = [
+    [summary.deviceBound, 'device-bound', 'synced passkey'],
+    [summary.attested, 'attested', 'not attested'],
+    [summary.userVerified, 'user verified', 'presence only (no UV)'],
+  ] as const;
+  const known = facts.flatMap(([value, yes, no]) =>
+    value === undefined ? [] : [value ? yes : no],
+  );
+  if (known.length === 0 && summary.aaguid === undefined) return 'not reported by this issuer';
+  const model = summary.aaguid === undefined ? [] : [`model ${summary.aaguid}`];
+  return [known.join(', '), ...model].filter((part) => part !== '').join('; ');
 }
 
 function identityLines(summary: IdentitySummary): string[] {
@@ -80,15 +105,33 @@ function identityLines(summary: IdentitySummary): string[] {
     `  groups    ${summary.groups.length === 0 ? '-' : capList(summary.groups, 20)}`,
     ...(summary.actor === undefined ? [] : [`  actor     ${summary.actor}`]),
     `  FIDO2     ${fido2}`,
+    `  key       ${keyLine(summary)}`,
     `  login     ${loginAge(summary.authAgeMs)}`,
+  ];
+}
+
+/** What a rule does to the sessions it grants: `sessions end after 4h; idle limit 15m`. */
+function sessionLimits(rule: PolicyRuleConfig): string[] {
+  const requirements = requirementsOf(rule);
+  return [
+    ...(rule.max_session === undefined
+      ? []
+      : [`sessions end after ${formatSpan(rule.max_session)}`]),
+    ...(requirements.reauthenticateMs === undefined
+      ? []
+      : [`sessions end when the login is ${formatSpan(requirements.reauthenticateMs)} old`]),
+    ...(requirements.idleTimeoutMs === undefined
+      ? []
+      : [`idle limit ${formatSpan(requirements.idleTimeoutMs)}`]),
   ];
 }
 
 function ruleLines(index: number, rule: PolicyRuleConfig, verdict: ExplainedRule): string[] {
   const state = !verdict.consulted ? 'not consulted' : verdict.grants ? 'grants' : 'does not grant';
-  const limits =
-    rule.max_session === undefined ? '' : ` (sessions end after ${formatSpan(rule.max_session)})`;
-  const lines = [`  ${index + 1}. ${rule.name}: ${state}${verdict.grants ? limits : ''}`];
+  const limits = sessionLimits(rule);
+  const preset = rule.assurance === undefined ? '' : ` [assurance ${rule.assurance}]`;
+  const suffix = verdict.grants && limits.length > 0 ? ` (${limits.join('; ')})` : '';
+  const lines = [`  ${index + 1}. ${rule.name}${preset}: ${state}${suffix}`];
   if (Object.keys(rule.match).length === 0) lines.push('     ✓ empty match: any person');
   for (const check of verdict.checks) lines.push(`     ${check.ok ? '✓' : '✗'} ${check.text}`);
   return lines;
@@ -96,10 +139,21 @@ function ruleLines(index: number, rule: PolicyRuleConfig, verdict: ExplainedRule
 
 function outcomeLines(decision: Decision): string[] {
   if (decision.allowed) {
-    const limit =
-      decision.maxSessionMs === undefined
-        ? ''
-        : `; sessions end after ${formatSpan(decision.maxSessionMs)}`;
+    const limit = [
+      ...(decision.maxSessionMs === undefined
+        ? []
+        : [`sessions end after ${formatSpan(decision.maxSessionMs)}`]),
+      ...(decision.reauthenticateAt === undefined
+        ? []
+        : [
+            `the login reaches the assurance ${decision.assurance ?? ''} limit at ${new Date(decision.reauthenticateAt).toISOString()}`,
+          ]),
+      ...(decision.idleTimeoutMs === undefined
+        ? []
+        : [`idle limit ${formatSpan(decision.idleTimeoutMs)} (session.idle_timeout if shorter)`]),
+    ]
+      .map((part) => `; ${part}`)
+      .join('');
     const audit =
       decision.queryAudit === undefined
         ? ''

@@ -5,6 +5,7 @@ import {
   MIN_CANCEL_KEY_LENGTH,
   TRANSACTION_STATUS,
 } from './constants.ts';
+import { ownedCopy } from '../runtime/owned-buffer.ts';
 import type { Frame } from './message-reader.ts';
 import { protocolViolation } from './protocol-error.ts';
 
@@ -52,7 +53,8 @@ export function decodeBackendMessage(frame: Frame): BackendMessage {
       return {
         name: 'backendKeyData',
         processId: body.readInt32BE(0),
-        secretKey: Buffer.from(body.subarray(4)),
+        // Kept for the whole session (cancel): its own memory, not a slice of the pool.
+        secretKey: ownedCopy(body.subarray(4)),
       };
     }
     case BACKEND.ReadyForQuery: {

@@ -6,7 +6,11 @@ export interface FrameTrackerOptions {
    * (0 = none). Bounded by the caller, so a 1 GB CopyData costs nothing but a counter.
    */
   readonly capture?: (type: number) => number;
-  /** Called once per message when its last byte has gone by. */
+  /**
+   * Called once per message when its last byte has gone by. `captured` (the leading body
+   * bytes asked for by `capture`) is a view valid only during the call: read it then, never
+   * keep it (copy what must outlive the call).
+   */
   readonly onMessage?: (type: number, bodyLength: number, captured: Buffer | undefined) => void;
   /**
    * Message types whose body bytes are handed to `onBody` as they pass, in place: how a
@@ -32,15 +36,23 @@ export class FrameTracker {
   readonly #onMessage: FrameTrackerOptions['onMessage'];
   readonly #streamBody: ((type: number) => boolean) | undefined;
   readonly #onBody: FrameTrackerOptions['onBody'];
-  readonly #header = Buffer.alloc(5);
+  /** Header bytes of the next message seen so far, when a chunk ended inside a header. */
   #headerFill = 0;
+  /** The partial header's type byte and the length bytes read so far (big-endian). */
+  #headerType = 0;
+  #headerLength = 0;
   #type = -1;
   #bodyLength = 0;
   #remaining = 0;
+  /** Leading body bytes of the message in progress still to capture. */
   #want = 0;
   /** The message in progress goes to onBody. */
   #streaming = false;
-  #captured: Buffer[] = [];
+  /**
+   * Captured bytes, copied (relayed chunks are never retained): one buffer per tracker,
+   * reused for every message and grown to the largest capture asked for.
+   */
+  #captured: Buffer | undefined;
   #capturedLength = 0;
   #messages = 0;
 
@@ -84,25 +96,35 @@ export class FrameTracker {
       let type: number;
       let length: number;
       if (this.#headerFill === 0 && n - i >= 5) {
-        type = chunk.readUInt8(i);
+        type = chunk[i]!;
         length = chunk.readUInt32BE(i + 1);
         i += 5;
       } else {
-        const take = Math.min(5 - this.#headerFill, n - i);
-        chunk.copy(this.#header, this.#headerFill, i, i + take);
-        this.#headerFill += take;
-        i += take;
+        // A header split across chunks: collected byte by byte, without a buffer.
+        while (this.#headerFill < 5 && i < n) {
+          const byte = chunk[i++]!;
+          if (this.#headerFill === 0) this.#headerType = byte;
+          else this.#headerLength = this.#headerLength * 256 + byte;
+          this.#headerFill++;
+        }
         if (this.#headerFill < 5) break;
+        type = this.#headerType;
+        length = this.#headerLength;
         this.#headerFill = 0;
-        type = this.#header.readUInt8(0);
-        length = this.#header.readUInt32BE(1);
+        this.#headerLength = 0;
       }
       if (length < 4) throw protocolViolation('invalid_length', `invalid message length ${length}`);
       this.#type = type;
       this.#bodyLength = length - 4;
       this.#remaining = this.#bodyLength;
-      this.#want =
-        this.#capture === undefined ? 0 : Math.min(this.#capture(type), this.#bodyLength);
+      if (this.#capture !== undefined) {
+        const want = Math.min(this.#capture(type), this.#bodyLength);
+        if (want > 0 && (this.#captured === undefined || this.#captured.length < want)) {
+          // Its own memory, not a slice of Node's shared pool that it would keep alive.
+          this.#captured = Buffer.allocUnsafeSlow(want);
+        }
+        this.#want = want;
+      }
       this.#streaming = this.#streamBody !== undefined && this.#streamBody(type);
       if (this.#remaining === 0) this.#finish();
     }
@@ -124,9 +146,11 @@ export class FrameTracker {
   }
 
   #keep(chunk: Buffer, start: number, count: number): void {
-    // Copy: relayed chunks may be slices of Node's shared pool and must not be retained.
-    this.#captured.push(Buffer.from(chunk.subarray(start, start + count)));
-    this.#capturedLength += count;
+    // Captures are a few bytes: a loop is cheaper than a native copy call.
+    const captured = this.#captured!;
+    let at = this.#capturedLength;
+    for (let k = start; k < start + count; k++) captured[at++] = chunk[k]!;
+    this.#capturedLength = at;
     this.#want -= count;
   }
 
@@ -134,14 +158,9 @@ export class FrameTracker {
     this.#messages++;
     if (this.#onMessage !== undefined) {
       const captured =
-        this.#capturedLength === 0
-          ? undefined
-          : this.#captured.length === 1
-            ? this.#captured[0]
-            : Buffer.concat(this.#captured, this.#capturedLength);
+        this.#capturedLength === 0 ? undefined : this.#captured!.subarray(0, this.#capturedLength);
       this.#onMessage(this.#type, this.#bodyLength, captured);
     }
-    this.#captured = [];
     this.#capturedLength = 0;
     this.#want = 0;
   }

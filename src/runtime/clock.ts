@@ -10,18 +10,24 @@ export interface Clock {
   setTimer(ms: number, fn: () => void): () => void;
 }
 
+/** The longest delay Node's setTimeout takes. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimer(ms, fn) {
     // Node caps timers at 2^31-1 ms; longer deadlines are re-armed in steps.
-    const max = 2 ** 31 - 1;
+    if (ms <= MAX_TIMEOUT_MS) {
+      // The common case holds only the Timeout and the cancel closure (one per session timer).
+      const handle = setTimeout(fn, Math.max(ms, 0)).unref();
+      return () => clearTimeout(handle);
+    }
     let handle: NodeJS.Timeout;
     const arm = (remaining: number): void => {
       handle = setTimeout(
-        () => (remaining > max ? arm(remaining - max) : fn()),
-        Math.min(Math.max(remaining, 0), max),
-      );
-      handle.unref();
+        () => (remaining > MAX_TIMEOUT_MS ? arm(remaining - MAX_TIMEOUT_MS) : fn()),
+        Math.min(remaining, MAX_TIMEOUT_MS),
+      ).unref();
     };
     arm(ms);
     return () => clearTimeout(handle);

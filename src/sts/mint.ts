@@ -58,7 +58,7 @@ export async function mintServiceToken(
     throw new PgkeyError(decision.code, {
       message: decision.message,
       hint: decision.hint,
-      reason: decision.code === 'ERR_STALE_AUTH' ? 'stale_auth' : 'policy_denied',
+      reason: decision.reason,
     });
   }
   const grant = { database, role, rule: decision.rule };

@@ -105,6 +105,8 @@ function serviceIdentity(service: IssuerConfig, claims: Claims): Identity {
     credentialId: undefined,
     aaguid: undefined,
     deviceBound: undefined,
+    attested: undefined,
+    userVerified: undefined,
     actor: undefined,
     restrictedTo: Object.freeze(grant),
     mintedBy: Object.freeze(mintedBy),

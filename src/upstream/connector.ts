@@ -11,6 +11,7 @@ import {
   startupMessage,
 } from '../protocol/frontend-serializer.ts';
 import { MessageReader } from '../protocol/message-reader.ts';
+import { alpnProtocols } from '../runtime/owned-buffer.ts';
 import { ScramClient } from './scram-client.ts';
 import { upstreamLoginError } from './upstream-errors.ts';
 
@@ -63,6 +64,9 @@ export interface UpstreamConnection {
 
 /** Messages the server sends before ReadyForQuery are small; cap them all. */
 const MAX_LOGIN_MESSAGE = 256 * 1024;
+
+/** Offered to PostgreSQL 17+ (direct TLS needs it; it does no harm after SSLRequest). */
+const ALPN = alpnProtocols('postgresql');
 
 /** By credential (a client certificate is part of the context), else by target. */
 const contexts = new WeakMap<object, tls.SecureContext>();
@@ -148,21 +152,24 @@ function startTls(
       ...(net.isIP(name) === 0 ? { servername: name } : {}),
       host: name,
       checkServerIdentity: (_host, cert) => tls.checkServerIdentity(name, cert),
-      ALPNProtocols: ['postgresql'],
+      ALPNProtocols: ALPN,
       rejectUnauthorized: true,
     });
-    secure.once('secureConnect', () => {
-      secure.off('error', reject);
-      resolve(secure);
-    });
-    secure.once('error', (error) =>
+    const onError = (error: Error): void =>
       reject(
         new PgkeyError('ERR_UPSTREAM_TLS', {
           reason: 'upstream_tls_failed',
           cause: error,
         }),
-      ),
-    );
+      );
+    secure.once('secureConnect', () => {
+      // Until the relay adds its own, an error must not go unheard (it would crash the
+      // process): a shared no-op, so the socket does not hold this handshake's closures.
+      secure.off('error', onError);
+      secure.on('error', ignoreError);
+      resolve(secure);
+    });
+    secure.once('error', onError);
   });
 }
 
@@ -300,6 +307,9 @@ function asUpstreamError(error: unknown): PgkeyError {
   });
 }
 
+/** Errors after the login are the relay's (it listens on the TLS socket). */
+const ignoreError = (): void => undefined;
+
 /** Pull-style reads over a socket during the login, with EOF and errors as rejections. */
 class Reader {
   readonly #socket: net.Socket;
@@ -331,11 +341,19 @@ class Reader {
   }
 
   connected(): Promise<void> {
-    if (!this.#socket.connecting) return Promise.resolve();
+    const socket = this.#socket;
+    if (!socket.connecting) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      this.#socket.once('connect', () => resolve());
-      this.#socket.once('error', reject);
-      this.#socket.once('close', () => reject(asUpstreamError(this.#failure)));
+      const onClose = (): void => reject(asUpstreamError(this.#failure));
+      socket.once('connect', () => {
+        // The socket lives as long as the session: keep no closure of this login on it.
+        socket.off('error', reject);
+        socket.off('close', onClose);
+        socket.on('error', ignoreError);
+        resolve();
+      });
+      socket.once('error', reject);
+      socket.once('close', onClose);
     });
   }
 

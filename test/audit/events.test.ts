@@ -30,6 +30,8 @@ const identity: Identity = {
   credentialId: 'Y3JlZA',
   aaguid: 'ee882879-721c-4913-9775-3dfcce97072a',
   deviceBound: true,
+  attested: true,
+  userVerified: true,
   actor: undefined,
   tokenId: 'jti-1',
   issuedAt: undefined,

@@ -1,12 +1,17 @@
 // The client against pgkey's real token service (src/sts) rather than the stand-in: the
 // bootstrap document it publishes becomes a working profile, and its whoami drives
-// `pgkey status` and the role choice of `pgkey psql`; `--ca` supplies the gateway's CA when
-// the document publishes none.
+// `pgkey status` and the role choice of `pgkey psql` (the one role a database allows is
+// taken, several must be chosen); `--ca` supplies the gateway's CA when the document
+// publishes none.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { loadProfile } from '../../src/client/profiles.ts';
 import type { EnrolledUser } from '../support/builtin-idp.ts';
-import { startGatewayHarness, type GatewayHarness } from '../support/gateway-harness.ts';
+import {
+  DEFAULT_POLICY,
+  startGatewayHarness,
+  type GatewayHarness,
+} from '../support/gateway-harness.ts';
 import { approveLoopbackLogin, ClientHome, LOGIN_URL } from './client-fixture.ts';
 
 describe('pgkey login and status with the real token service', { timeout: 180_000 }, () => {
@@ -15,7 +20,20 @@ describe('pgkey login and status with the real token service', { timeout: 180_00
   let person: EnrolledUser;
 
   before(async () => {
-    h = await startGatewayHarness({ idp: true, tokenService: true });
+    h = await startGatewayHarness({
+      idp: true,
+      tokenService: true,
+      policy: [
+        ...DEFAULT_POLICY,
+        // One role on this database: `pgkey psql postgres` needs no --role.
+        {
+          name: 'postgres-readers',
+          match: { groups: ['analytics'] },
+          databases: ['postgres'],
+          roles: ['reporting'],
+        },
+      ],
+    });
     home = await ClientHome.create();
     person = await h.idp!.enroll('grace@example.com', ['analytics']);
   });
@@ -73,5 +91,9 @@ describe('pgkey login and status with the real token service', { timeout: 180_00
       'select current_user',
     );
     assert.equal(psql.stdout, 'reporting\n', psql.stderr);
+
+    const only = await home.run('psql', 'postgres', '--', '-X', '-Atc', 'select current_user');
+    assert.equal(only.code, 0, only.stderr);
+    assert.equal(only.stdout, 'reporting\n', 'the one role the policy gives on postgres');
   });
 });

@@ -47,6 +47,14 @@ function base(): ConfigInput {
 
 type Edit = (c: ConfigInput) => void;
 
+/** An issuer whose tokens name the key (pgkey's built-in provider). */
+const BUILTIN: ConfigInput['issuers'][number] = {
+  name: 'builtin',
+  issuer: 'https://login.example.com',
+  audience: 'pgkey',
+  profile: 'builtin',
+};
+
 interface Case {
   readonly rule: string;
   readonly title: string;
@@ -333,6 +341,58 @@ const CASES: readonly Case[] = [
       'policy[1].fresh_auth: workload identities never log in with a security key, so this rule could never grant',
   },
   {
+    rule: 'assurance-rules',
+    title: 'authenticator conditions on a rule no builtin issuer can reach',
+    edit: (c) => (c.policy[0]!.authenticator = { device_bound: true }),
+    error:
+      'policy[0].authenticator: only the built-in provider\'s tokens (profile builtin) say which key was used, and this rule can match no such issuer (only "corp", "offline"): it could never grant',
+  },
+  {
+    rule: 'assurance-rules',
+    title: 'aal3 limited to an issuer that does not name the key',
+    edit: (c) => {
+      c.issuers.push(BUILTIN);
+      Object.assign(c.policy[0]!, { match: { issuers: ['corp'] }, assurance: 'aal3' });
+    },
+    error:
+      'policy[0].assurance: only the built-in provider\'s tokens (profile builtin) say which key was used, and this rule can match no such issuer (only "corp"): it could never grant',
+  },
+  {
+    rule: 'assurance-rules',
+    title: 'an AAGUID list without attestation',
+    edit: (c) => {
+      c.issuers.push(BUILTIN);
+      c.policy[0]!.match = { issuers: ['builtin'] };
+      c.policy[0]!.authenticator = { aaguids: ['cb69481e-8ff7-4039-93ec-0a2729a154a8'] };
+    },
+    error:
+      'policy[0].authenticator.aaguids: needs attested: true (or assurance: aal3): an AAGUID without a verified attestation is self-asserted',
+  },
+  {
+    rule: 'assurance-rules',
+    title: 'an empty authenticator block',
+    edit: (c) => (c.policy[0]!.authenticator = {}),
+    error:
+      'policy[0].authenticator: set at least one of device_bound, attested, user_verified, aaguids',
+  },
+  {
+    rule: 'assurance-rules',
+    title: 'a workload rule with an assurance level',
+    edit: (c) =>
+      Object.assign(c.policy[1]!, {
+        match: { kind: 'workload', claims: { repository: 'acme/app' } },
+        assurance: 'aal2',
+      }),
+    error:
+      'policy[1].assurance: workload identities never log in with a security key, so this rule could never grant',
+  },
+  {
+    rule: 'positive-durations',
+    title: 'zero rule idle_timeout',
+    edit: (c) => (c.policy[0]!.idle_timeout = '0s'),
+    error: 'policy[0].idle_timeout: must be greater than 0',
+  },
+  {
     rule: 'idp-issuer',
     title: 'http idp issuer off loopback',
     edit: (c) => (c.idp = { issuer: 'http://login.example.com', trust_proxy: true }),
@@ -445,6 +505,22 @@ const CASES: readonly Case[] = [
     edit: (c) => (c.audit = { sinks: ['file', 'stdout', 'file'] }),
     error: 'audit.sinks[2]: file is listed twice',
   },
+  {
+    rule: 'provisioning',
+    title: 'a rule provisions without the provisioning section',
+    edit: (c) => (c.policy[0]!.provision = { mode: 'keep' }),
+    error: 'provisioning: required: policy[0] provisions roles (docs/provisioning.md)',
+  },
+  {
+    rule: 'provisioning',
+    title: 'a rule drops roles with nowhere to put their objects',
+    edit: (c) => {
+      c.policy[0]!.provision = { mode: 'drop' };
+      c.provisioning = {};
+    },
+    error:
+      'provisioning.reassign_to: required: policy[0] drops roles, and their objects need an owner',
+  },
 ];
 
 function check(edit?: Edit) {
@@ -490,6 +566,57 @@ describe('cross-field rules', () => {
     assert.deepEqual(
       [...new Set(CASES.map((c) => c.rule))].sort(),
       CONFIG_RULES.map((r) => r.name).sort(),
+    );
+  });
+
+  it('assurance-rules: aal2 and a rule idle_timeout need no issuer that names the key', () => {
+    const result = check((c) => {
+      Object.assign(c.policy[0]!, { assurance: 'aal2', idle_timeout: '10m' });
+    });
+    assert.deepEqual(result.errors, []);
+    assert.deepEqual(result.warnings, []);
+    assert.equal(result.config?.policy[0]?.assurance, 'aal2');
+    assert.equal(result.config?.policy[0]?.idle_timeout, 10 * 60_000);
+  });
+
+  it('assurance-rules: key conditions limited to builtin issuers are clean', () => {
+    const result = check((c) => {
+      c.issuers.push(BUILTIN);
+      Object.assign(c.policy[0]!, {
+        match: { groups: ['dba'], issuers: ['builtin'] },
+        assurance: 'aal3',
+        authenticator: { aaguids: ['CB69481E-8FF7-4039-93EC-0A2729A154A8'] },
+      });
+    });
+    assert.deepEqual(result.errors, []);
+    assert.deepEqual(result.warnings, []);
+  });
+
+  it('assurance-rules: authenticator takes only `true` and well-formed AAGUIDs', () => {
+    for (const [authenticator, message] of [
+      [
+        { device_bound: false },
+        'policy[0].authenticator.device_bound: must be one of true; got false',
+      ],
+      [
+        { aaguids: ['yubikey'] },
+        'policy[0].authenticator.aaguids[0]: expected an AAGUID such as cb69481e-8ff7-4039-93ec-0a2729a154a8',
+      ],
+      [
+        { pin: true },
+        'policy[0].authenticator.pin: unknown key; expected one of device_bound, attested, user_verified, aaguids',
+      ],
+    ] as const) {
+      const result = check((c) => Object.assign(c.policy[0]!, { authenticator }));
+      assert.deepEqual(
+        result.errors.map((d) => formatDiagnostic(d)),
+        [message],
+      );
+    }
+    const level = check((c) => Object.assign(c.policy[0]!, { assurance: 'aal1' }));
+    assert.deepEqual(
+      level.errors.map((d) => formatDiagnostic(d)),
+      ['policy[0].assurance: must be one of aal2, aal3; got "aal1"'],
     );
   });
 
@@ -574,6 +701,45 @@ describe('warnings', () => {
       'max_session above the cap',
       (c) => (c.policy[0]!.max_session = '24h'),
       'policy[0].max_session: longer than session.max_duration, which still applies',
+    ],
+    [
+      'a rule idle_timeout longer than the global one',
+      (c) => (c.policy[0]!.idle_timeout = '2h'),
+      'policy[0].idle_timeout: longer than session.idle_timeout, which still applies',
+    ],
+    [
+      'key conditions on a rule that also matches issuers that cannot show the key',
+      (c) => {
+        c.issuers.push(BUILTIN);
+        c.policy[0]!.assurance = 'aal3';
+      },
+      'policy[0].assurance: people from issuers "corp", "offline" are refused by this rule: their tokens do not say which key was used (add match.issuers to limit the rule to builtin issuers)',
+    ],
+    [
+      'fresh_auth looser than the assurance preset',
+      (c) => {
+        c.issuers.push(BUILTIN);
+        Object.assign(c.policy[0]!, {
+          match: { groups: ['dba'], issuers: ['builtin'] },
+          assurance: 'aal3',
+          fresh_auth: '24h',
+        });
+      },
+      "policy[0].fresh_auth: longer than assurance aal3's 12h, which applies",
+    ],
+    [
+      'idle_timeout looser than the assurance preset',
+      (c) => {
+        c.issuers.push(BUILTIN);
+        Object.assign(c.policy[0]!, {
+          match: { groups: ['dba'], issuers: ['builtin'] },
+          assurance: 'aal2',
+          idle_timeout: '1h30m',
+          fresh_auth: '5m',
+        });
+        c.session = { idle_timeout: '2h' };
+      },
+      "policy[0].idle_timeout: longer than assurance aal2's 1h, which applies",
     ],
     [
       'unused ca',

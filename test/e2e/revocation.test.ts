@@ -114,6 +114,12 @@ describe('revocation through the built-in provider', () => {
     const refused = await connectError(h, token);
     assert.equal(refused.code, '28P01');
     assert.equal(refused.message, 'token rejected: the security key this token names was revoked');
+    // The refusal says whose revoked key was tried: the incident responder's first question.
+    const tried = await waitFor('the refusal’s auth.failure', () =>
+      readAudit(h).findLast((e) => e.type === 'auth.failure' && e.reason === 'credential_revoked'),
+    );
+    assert.equal(tried.email, 'alice@example.com');
+    assert.equal(tried.credential_id, alice.credentialId);
     await assert.rejects(idp.token(alice), (error) => isPgkeyError(error), 'no new login');
 
     const end = await terminated(h, session);
@@ -152,6 +158,10 @@ describe('revocation through the built-in provider', () => {
     const refused = await connectError(h, token);
     assert.equal(refused.code, '28P01');
     assert.equal(refused.message, 'token rejected: this account is disabled');
+    const tried = await waitFor('the refusal’s auth.failure', () =>
+      readAudit(h).findLast((e) => e.type === 'auth.failure' && e.reason === 'user_disabled'),
+    );
+    assert.equal(tried.email, 'bob@example.com');
     await assert.rejects(idp.token(bob), (e) => isPgkeyError(e), 'a disabled person cannot log in');
     assert.equal((await terminated(h, session)).detail, 'account disabled: left the company');
     assert.ok(readAudit(h).some((e) => e.type === 'user.disabled' && e.user === bob.user.email));

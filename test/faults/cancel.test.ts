@@ -186,13 +186,19 @@ describe('CancelRequest (A8)', () => {
 
 /** Until some backend is inside pg_sleep (seen from the superuser's own connection). */
 async function waitForSleep(h: GatewayHarness): Promise<void> {
-  const deadline = Date.now() + 5000;
+  // Generous: on a loaded 2-core CI box a backend can take seconds to be scheduled.
+  const deadline = Date.now() + 15_000;
   for (;;) {
     const result = await h.pg.query(
       "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event = 'PgSleep'",
     );
     if ((result.rows[0].n as number) > 0) return;
-    if (Date.now() > deadline) throw new Error('no backend reached pg_sleep');
+    if (Date.now() > deadline) {
+      const seen = await h.pg.query(
+        "SELECT usename, state, wait_event, left(query, 60) AS query FROM pg_stat_activity WHERE backend_type = 'client backend'",
+      );
+      throw new Error(`no backend reached pg_sleep; backends: ${JSON.stringify(seen.rows)}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }

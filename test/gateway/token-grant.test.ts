@@ -41,8 +41,24 @@ describe('service-token grants at the gateway', () => {
       role: 'deployer',
       database: 'app',
       maxSessionMs: 600_000,
+      idleTimeoutMs: undefined,
+      reauthenticateAt: undefined,
+      assurance: undefined,
       queryAudit: undefined,
     });
+  });
+
+  it('carry the rule’s idle limit (its own or its assurance preset’s) to the session', () => {
+    const strict = [{ ...RULES[0]!, assurance: 'aal3' as const }];
+    const decision = authorizeRestricted(strict, service, { database: 'app', role: 'deployer' });
+    assert.ok(decision?.allowed === true);
+    assert.equal(decision.idleTimeoutMs, 15 * 60_000);
+    assert.equal(decision.assurance, 'aal3');
+    // The token has no login of its own: the minter's was checked when it was minted.
+    assert.equal(decision.reauthenticateAt, undefined);
+    const own = [{ ...RULES[0]!, assurance: 'aal3' as const, idle_timeout: 60_000 }];
+    const shorter = authorizeRestricted(own, service, { database: 'app', role: 'deployer' });
+    assert.equal(shorter?.allowed === true ? shorter.idleTimeoutMs : undefined, 60_000);
   });
 
   it('refuse any other database or role, even one a rule would allow', () => {

@@ -64,6 +64,46 @@ void describe('builtin profile', () => {
     );
   });
 
+  void it('reads attested and user_verified; phrh implies attested, amr mfa implies UV', () => {
+    const claimed = toIdentity(issuer(), {
+      ...base,
+      acr: 'phr',
+      amr: ['pop', 'swk', 'user'],
+      device_bound: false,
+      attested: false,
+      user_verified: false,
+    });
+    assert.deepEqual(
+      [claimed.deviceBound, claimed.attested, claimed.userVerified],
+      [false, false, false],
+    );
+    const implied = toIdentity(issuer(), { ...base, acr: 'phrh', amr: ['pop', 'hwk', 'mfa'] });
+    assert.deepEqual(
+      [implied.deviceBound, implied.attested, implied.userVerified],
+      [true, true, true],
+    );
+    // The claims win over what acr and amr imply.
+    const explicit = toIdentity(issuer(), {
+      ...base,
+      acr: 'phrh',
+      amr: ['mfa'],
+      attested: false,
+      user_verified: false,
+    });
+    assert.deepEqual([explicit.attested, explicit.userVerified], [false, false]);
+    const silent = toIdentity(issuer(), { ...base, acr: 'phr', amr: ['pop', 'user'] });
+    assert.deepEqual(
+      [silent.deviceBound, silent.attested, silent.userVerified],
+      [undefined, undefined, undefined],
+    );
+    for (const claim of ['attested', 'user_verified']) {
+      assert.throws(() => toIdentity(issuer(), { ...base, acr: 'phr', [claim]: 'true' }), {
+        ...claimsInvalid,
+        message: `token rejected: ${claim} claim must be a boolean`,
+      });
+    }
+  });
+
   void it('does not count amr hwk or an MFA acr without phr/phrh', () => {
     assert.equal(toIdentity(issuer(), { ...base, amr: ['hwk'] }).fido2, false);
     assert.equal(toIdentity(issuer(), { ...base, acr: 'urn:okta:loa:2fa:any' }).fido2, false);
@@ -86,6 +126,32 @@ void describe('okta, keycloak, entra and generic profiles', () => {
     assert.equal(id.deviceBound, undefined);
     assert.equal(toIdentity(okta, { ...base, acr: 'phr' }).fido2, true);
     assert.equal(toIdentity(okta, { ...base, amr: ['mfa', 'swk'] }).fido2, false);
+  });
+
+  void it('no profile but builtin reports the key, whatever claims the token carries', () => {
+    const keyClaims = {
+      ...base,
+      acr: 'phrh',
+      amr: ['pop', 'hwk', 'mfa'],
+      credential_id: 'x',
+      aaguid: 'ee882879-721c-4913-9775-3dfcce97072a',
+      device_bound: true,
+      attested: true,
+      user_verified: true,
+      acrs: ['c1'],
+    };
+    for (const profile of ['okta', 'keycloak', 'entra', 'generic', 'workload'] as const) {
+      const config =
+        profile === 'entra' || profile === 'generic'
+          ? issuer({ profile, fido2: { acrs: ['c1'], amr: ['hwk'] } })
+          : issuer({ profile });
+      const id = toIdentity(config, keyClaims);
+      assert.deepEqual(
+        [id.credentialId, id.aaguid, id.deviceBound, id.attested, id.userVerified],
+        [undefined, undefined, undefined, undefined, undefined],
+        profile,
+      );
+    }
   });
 
   void it('keycloak: amr hwk or pop, and acr alone is not enough', () => {

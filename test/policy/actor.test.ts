@@ -28,6 +28,8 @@ function person(overrides: Partial<Identity> = {}): Identity {
     credentialId: undefined,
     aaguid: undefined,
     deviceBound: undefined,
+    attested: undefined,
+    userVerified: undefined,
     actor: undefined,
     tokenId: undefined,
     issuedAt: undefined,

@@ -27,6 +27,8 @@ function person(overrides: Partial<Identity> = {}): Identity {
     credentialId: undefined,
     aaguid: undefined,
     deviceBound: undefined,
+    attested: undefined,
+    userVerified: undefined,
     actor: undefined,
     tokenId: undefined,
     issuedAt: undefined,
@@ -279,6 +281,9 @@ describe('decide: matching', () => {
       role: 'app',
       database: 'app',
       maxSessionMs: 8 * 60 * MIN,
+      idleTimeoutMs: undefined,
+      reauthenticateAt: undefined,
+      assurance: undefined,
       queryAudit: undefined,
     });
   });

@@ -29,7 +29,7 @@ describe('token service: agent delegation (RFC 8693)', () => {
   before(async () => {
     h = await startGatewayHarness({
       policy: POLICY,
-      tokenService: { exchange: { max_ttl: '15m', default_ttl: '5m' } },
+      tokenService: { exchange: { max_ttl: '15m', default_ttl: '5m', fresh_auth: '10m' } },
     });
   });
   after(async () => {
@@ -108,6 +108,20 @@ describe('token service: agent delegation (RFC 8693)', () => {
       String(long.body.error_description),
       /maximum 15m \(token_service.exchange.max_ttl\)/,
     );
+  });
+
+  it('refuses a login older than exchange.fresh_auth, and audits no exchange', async () => {
+    const exchanged = () => readAudit(h).filter((e) => e.type === 'token.exchanged').length;
+    const before = exchanged();
+    const stale = await h.token(['analytics'], {
+      auth_time: Math.floor(Date.now() / 1000) - 20 * 60,
+    });
+    const answer = await exchange(h, stale, 'report-bot');
+    assert.equal(answer.status, 401);
+    assert.equal(answer.body.error, 'insufficient_user_authentication');
+    assert.match(String(answer.body.error_description), /within the last 10m; yours was 20m/);
+    assert.equal(answer.body.access_token, undefined);
+    assert.equal(exchanged(), before);
   });
 
   it('answers RFC 8693 errors for requests it cannot serve', async () => {

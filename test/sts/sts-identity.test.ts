@@ -38,6 +38,8 @@ const ann: Identity = {
   credentialId: undefined,
   aaguid: undefined,
   deviceBound: undefined,
+  attested: undefined,
+  userVerified: undefined,
   actor: undefined,
   tokenId: 'okta-jti',
   issuedAt: NOW_S * 1000,

@@ -3,7 +3,10 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { ConfigInput, IdpConfig } from '../../src/config/schema.ts';
 import { loginWithSoftKey } from '../../src/demo/oidc-login-driver.ts';
-import { SoftAuthenticator } from '../../src/demo/soft-authenticator.ts';
+import {
+  SoftAuthenticator,
+  type SoftAuthenticatorOptions,
+} from '../../src/demo/soft-authenticator.ts';
 import { WebAuthnCeremonies } from '../../src/idp/webauthn/ceremonies.ts';
 import { systemClock } from '../../src/runtime/clock.ts';
 import { silentLogger } from '../../src/runtime/logger.ts';
@@ -20,8 +23,15 @@ import type { Directory, User } from '../../src/store/directory.ts';
 export interface BuiltinIdp {
   readonly issuer: string;
   readonly directory: Directory;
-  /** A user with these groups and one registered key (registered through the ceremonies). */
-  enroll(email: string, groups: readonly string[]): Promise<EnrolledUser>;
+  /**
+   * A user with these groups and one registered key (registered through the ceremonies).
+   * `key` sets up the soft authenticator: default a device-bound key with no attestation.
+   */
+  enroll(
+    email: string,
+    groups: readonly string[],
+    key?: SoftAuthenticatorOptions,
+  ): Promise<EnrolledUser>;
   /** A fresh login: the provider's access token for the gateway. */
   token(person: EnrolledUser): Promise<string>;
 }
@@ -63,7 +73,7 @@ export async function builtinIdp(server: PgkeyServer, config: IdpConfig): Promis
   return {
     issuer: idp.issuer,
     directory,
-    async enroll(email, groups) {
+    async enroll(email, groups, key = {}) {
       let user = await directory.users.create({
         id: randomBytes(16).toString('base64url'),
         email,
@@ -71,7 +81,7 @@ export async function builtinIdp(server: PgkeyServer, config: IdpConfig): Promis
         now: Date.now(),
       });
       for (const group of groups) user = await directory.users.addGroup(user.id, group);
-      const authenticator = new SoftAuthenticator();
+      const authenticator = new SoftAuthenticator(key);
       const begun = await ceremonies.beginRegistration(user, { flow: 'test' });
       const { credential } = await ceremonies.finishRegistration(
         begun.challengeId,

@@ -65,6 +65,8 @@ export interface RunResult {
 export interface HarnessOptions {
   readonly auth?: 'cert' | 'scram';
   readonly policy?: ConfigInput['policy'];
+  /** `provisioning:` for rules with `provision` (per-person roles). */
+  readonly provisioning?: ConfigInput['provisioning'];
   readonly session?: ConfigInput['session'];
   readonly listen?: Partial<NonNullable<ConfigInput['listen']>>;
   /**
@@ -206,6 +208,7 @@ export async function startGatewayHarness(options: HarnessOptions = {}): Promise
         ...(typeof options.upstream === 'function' ? options.upstream(pg) : options.upstream),
       },
       policy: options.policy ?? DEFAULT_POLICY,
+      ...(options.provisioning === undefined ? {} : { provisioning: options.provisioning }),
       ...(options.session === undefined ? {} : { session: options.session }),
       audit: { file: auditFile, ...options.audit },
       admin: { address: '127.0.0.1:0' },

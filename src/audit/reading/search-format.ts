@@ -87,11 +87,24 @@ export function detailOf(event: TrailEvent): string {
       return `to ${str(record, 'agent') ?? '?'} ${expiry(record)}`;
     case 'token.revoked':
       return `${str(record, 'subject') ?? '?'}${because}`;
+    case 'role.provisioned':
+      return `${record.created === true ? 'created' : 'may log in again'}, member of ${names(record, 'roles')}`;
+    case 'role.grants_changed':
+      return `granted ${names(record, 'granted')}; revoked ${names(record, 'revoked')}`;
+    case 'role.dropped':
+      return `objects to ${str(record, 'reassigned_to') ?? '?'} in ${names(record, 'databases')}`;
     case 'audit.dropped':
       return `${num(record, 'count') ?? '?'} events dropped from ${str(record, 'first') ?? '?'} to ${str(record, 'last') ?? '?'}`;
     default:
       return event.facts.family === 'directory' ? `by ${by ?? '?'}${because}` : (reason ?? '');
   }
+}
+
+/** A list of names from the record, `-` when empty or absent. */
+function names(record: TrailEvent['record'], key: string): string {
+  const value = record[key];
+  const list = Array.isArray(value) ? value.filter((v) => typeof v === 'string') : [];
+  return list.length === 0 ? '-' : list.join(', ');
 }
 
 function queryDetail(event: TrailEvent): string {

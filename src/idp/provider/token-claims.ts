@@ -6,8 +6,11 @@
  * `extraTokenClaims` adds them from the code, device code or refresh token being redeemed —
  * the original login, never the refresh time (fido-oidc.md §2.1: freshness is judged on
  * `auth_time`). With them go what the gateway's `builtin` claim profile reads: `groups` and
- * `email` (current at issue time), and from the login record `credential_id`, `aaguid` and
- * `device_bound`.
+ * `email` (current at issue time), and from the login record `credential_id`, `aaguid`,
+ * `device_bound`, `attested` (the key's attestation chained to a trusted root) and
+ * `user_verified` (the assertion's UV flag: `idp.user_verification: preferred` lets a key
+ * sign in on presence alone). `amr` says the same in RFC 8176 words (`hwk`, `mfa`), but
+ * policy's `authenticator:` conditions read these booleans, which cannot be misread.
  *
  * Every lifetime is capped at `auth_time + idp.session_max`: refresh tokens (rotated on every
  * use, each one capped), access tokens, and the provider session.
@@ -80,6 +83,8 @@ export function createTokenPolicy(
         credential_id: login.credentialId,
         aaguid: login.aaguid,
         device_bound: login.deviceBound,
+        attested: login.attested,
+        user_verified: login.userVerified,
       };
     },
 

@@ -60,6 +60,12 @@ describe('authorization code flow (pgkey-cli, PKCE S256)', () => {
     assert.equal(identity.credentialId, h.credential.id);
     assert.equal(identity.aaguid, h.credential.aaguid);
     assert.equal(identity.deviceBound, true);
+    // The key's record (attestation chained to the test root) and the assertion's UV flag.
+    assert.equal(payload.attested, true);
+    assert.equal(payload.user_verified, true);
+    assert.equal(payload.device_bound, true);
+    assert.equal(identity.attested, true);
+    assert.equal(identity.userVerified, true);
     assert.deepEqual(identity.groups, ['dba']);
     assert.equal(identity.email, 'ada@example.com');
     assert.ok(identity.authTime !== undefined);
@@ -81,7 +87,16 @@ describe('authorization code flow (pgkey-cli, PKCE S256)', () => {
     assert.notEqual(json.refresh_token, first.refresh_token);
     const after = decodeJwt(json.access_token).payload;
     assert.ok((after.iat as number) >= (before.iat as number) + 1200);
-    for (const claim of ['auth_time', 'acr', 'amr', 'credential_id', 'aaguid', 'device_bound']) {
+    for (const claim of [
+      'auth_time',
+      'acr',
+      'amr',
+      'credential_id',
+      'aaguid',
+      'device_bound',
+      'attested',
+      'user_verified',
+    ]) {
       assert.deepEqual(after[claim], before[claim], claim);
     }
     const identity = await (await h.verifier()).verify(String(json.access_token));

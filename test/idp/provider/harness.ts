@@ -158,6 +158,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const origin = `http://localhost:${port}`;
   const issuer = `${origin}${options.issuerPath ?? ''}`;
   const ca = await createAttestationCa();
+  const config = idpConfig({ issuer, address: `127.0.0.1:${port}`, ...options.idp });
   const ceremonies = new WebAuthnCeremonies({
     directory,
     clock: systemClock,
@@ -165,7 +166,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       rpId: 'localhost',
       rpName: 'pgkey tests',
       origins: [origin],
-      userVerification: 'required',
+      userVerification: config.user_verification,
       challengeTtlMs: DEFAULT_CHALLENGE_TTL_MS,
       policy: {
         ...DEFAULT_AUTHENTICATOR_POLICY,
@@ -191,7 +192,6 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     enrol.challengeId,
     await authenticator.create(enrol.options, { origin }),
   );
-  const config = idpConfig({ issuer, address: `127.0.0.1:${port}`, ...options.idp });
   const idp = await startIdentityProvider({
     config,
     directory,

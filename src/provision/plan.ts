@@ -1,0 +1,66 @@
+/**
+ * What a provisioned login needs, decided from the policy alone (pure): the person's role
+ * name, and the roles it must be a member of. docs/decisions/0012-per-person-roles.md says why:
+ *
+ * - Only the granting rule decides *whether* the session is provisioned (first grant wins, as
+ *   for everything else in policy).
+ * - Membership is the union of `roles` over every provisioning rule that grants this identity
+ *   now — its match, its freshness and key conditions — on any of the rule's databases.
+ *   PostgreSQL role membership is cluster-wide, so it cannot depend on the database a session
+ *   asked for without two sessions of one person fighting over it; conditions on the login
+ *   (`fresh_auth`, `authenticator`, `assurance`) do count, so a stale login never carries a
+ *   role that needs a fresh one.
+ * - `keep` wins over `drop` among those rules: a role one rule keeps is never dropped.
+ * - Service tokens (a minted grant) are not provisioned: they open the shared role they name.
+ */
+import type { PolicyRuleConfig, ProvisionMode, ProvisioningConfig } from '../config/schema.ts';
+import type { Identity } from '../identity/identity.ts';
+import { decide, type AccessRequest } from '../policy/decide.ts';
+import type { RoleOwner } from './owner-marker.ts';
+import { roleNameFromClaims } from './role-name.ts';
+
+export interface ProvisionPlan {
+  /** The person's role: the login role of the session. */
+  readonly role: string;
+  readonly owner: RoleOwner;
+  /** Roles the person's role must be a member of, sorted. */
+  readonly grants: readonly string[];
+  readonly mode: ProvisionMode;
+  /** The provisioning rules the grants come from, in policy order. */
+  readonly rules: readonly string[];
+}
+
+/** The plan for a granted login, or undefined when the granting rule does not provision. */
+export function planProvisioning(
+  policy: readonly PolicyRuleConfig[],
+  settings: ProvisioningConfig | undefined,
+  identity: Identity,
+  granted: { readonly rule: string; readonly database: string },
+  now: number,
+): ProvisionPlan | undefined {
+  if (identity.restrictedTo !== undefined) return undefined;
+  const granting = policy.find((rule) => rule.name === granted.rule);
+  if (granting?.provision === undefined || settings === undefined) return undefined;
+  const role = roleNameFromClaims(identity.claims, settings.name_claim);
+  const contributing = policy.filter(
+    (rule) =>
+      rule === granting ||
+      (rule.provision !== undefined &&
+        decide([rule], identity, sampleRequest(rule, granted.database), now).allowed),
+  );
+  const grants = [...new Set(contributing.flatMap((rule) => rule.roles))].sort();
+  const mode = contributing.some((rule) => rule.provision?.mode === 'keep') ? 'keep' : 'drop';
+  return {
+    role,
+    owner: { issuer: identity.issuer, subject: identity.subject },
+    grants,
+    mode,
+    rules: contributing.map((rule) => rule.name),
+  };
+}
+
+/** A request the rule would grant if the identity qualifies: its first role, here if it can. */
+function sampleRequest(rule: PolicyRuleConfig, database: string): AccessRequest {
+  const here = rule.databases.includes('*') || rule.databases.includes(database);
+  return { database: here ? database : (rule.databases[0] ?? database), role: rule.roles[0] ?? '' };
+}
