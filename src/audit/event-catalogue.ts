@@ -280,6 +280,30 @@ export const EVENT_DOCS = {
     'By the token service.',
   ),
   'token.revoked': token('A service token was revoked.', 'By the token service.'),
+  'token.refused': {
+    meaning:
+      'The token service refused to mint, exchange or revoke a token: failed attempts are recorded as successes are (SOC 2 CC7.2).',
+    when: 'Once per refused `POST /v1/tokens`, `POST /v1/token` or `DELETE /v1/tokens/<jti>`, before the answer is sent: a missing, bad or expired token, a caller that is not a person with a security key, a stale login, a role the policy does not grant, a lifetime over the maximum, a malformed request, an unknown token id, or a failure on pgkey’s side (`reason` `internal`, status 500). `GET /v1/whoami` and `GET /v1/tokens` grant and change nothing and are not recorded.',
+    fields: {
+      session: 'Unused.',
+      client: 'Where the request came from.',
+      ...IDENTITY,
+      subject:
+        'The caller’s `sub`. It and the other identity fields are present only when the caller’s token verified (for `exchange`, the subject token): a refused bad or missing token names no one.',
+      operation:
+        '`mint` (`POST /v1/tokens`), `exchange` (`POST /v1/token`, RFC 8693), `revoke` (`DELETE /v1/tokens/<jti>`).',
+      reason:
+        'A stable code, never a message: `token_missing`, `token_expired`, `fido2_missing`, `person_required`, `stale_auth`, `policy_denied`, `invalid_request`, `token_not_found`, …',
+      status: 'The HTTP status answered (400, 401, 403, 404, 413, …).',
+      name: '`mint`: the service name asked for. What was asked for is client-supplied text (escaped, cut to 128 characters), recorded once the request body was read: a mint refused for its bearer token has none.',
+      database: '`mint`: the database asked for.',
+      role: '`mint`: the role asked for.',
+      ttl: 'The lifetime asked for, as sent (`ttl`, or `expires_in` for `exchange`): a duration (`15m`) or seconds.',
+      agent:
+        '`exchange`: the agent asked for (`agent:<name>`), when `actor_token` is a well-formed name (it is never recorded otherwise: it could be a token).',
+      jti: '`revoke`: the id of the token to revoke, when well-formed.',
+    },
+  },
   'audit.chain_start': {
     meaning: 'A process started writing its own chain (see "Chains").',
     when: 'Before the first record of each `pgkey serve` process and each CLI command that records a change.',

@@ -207,6 +207,35 @@ export interface TokenEvent extends Omit<AuditCommon, 'client' | keyof AuditIden
   readonly client?: AuditClient;
 }
 
+/** What a token-service request asked to do: the three that issue or end a token. */
+export type TokenOperation = 'mint' | 'exchange' | 'revoke';
+
+/**
+ * A mint, exchange or revoke the token service refused (SOC 2 CC7.2: failed attempts are
+ * evidence too). The identity fields are the caller's, as for a connection, and only when
+ * its token verified (for an exchange, the subject token). What was asked for is
+ * client-supplied text, cut to 128 characters. Never a token: not the bearer token, not
+ * `subject_token`, and `actor_token` only when it is an agent name.
+ */
+export interface TokenRefusedEvent extends AuditCommon {
+  readonly type: 'token.refused';
+  readonly operation: TokenOperation;
+  /** A stable code (`PgkeyError.reason`: `stale_auth`, `policy_denied`, `token_expired`, …). */
+  readonly reason: string;
+  /** The HTTP status the client was answered with. */
+  readonly status: number;
+  /** Mint: the service name, database, role asked for. */
+  readonly name?: string;
+  readonly database?: string;
+  readonly role?: string;
+  /** The lifetime asked for, as sent: a duration (`15m`) or seconds (`ttl`, `expires_in`). */
+  readonly ttl?: string;
+  /** Exchange: the agent asked for (`agent:<name>`). */
+  readonly agent?: string;
+  /** Revoke: the id of the token to revoke. */
+  readonly jti?: string;
+}
+
 /** Which message ran it: Query ('Q'), Execute ('E') of a bound portal, FunctionCall ('F'). */
 export type QueryProtocol = 'simple' | 'extended' | 'function';
 
@@ -367,6 +396,7 @@ export type AuditEvent =
   | RoleEvent
   | DirectoryEvent
   | TokenEvent
+  | TokenRefusedEvent
   | QueryExecutedEvent
   | SessionAbandonedEvent
   | ChainStartEvent
@@ -410,6 +440,8 @@ export const AUDIT_DURABILITY = {
   'token.minted': true,
   'token.exchanged': true,
   'token.revoked': true,
+  // Like auth.failure: a refusal grants nothing, so it rides on the next fsync.
+  'token.refused': false,
   // Many per second; the next durable write (group commit) carries them.
   'query.executed': false,
   // Recovery closes these before the first connection is accepted.

@@ -6,6 +6,13 @@ import { commands } from './commands/index.ts';
 /** Exit codes: 2 for usage (like getopt), 78 for configuration (sysexits EX_CONFIG), 1 else. */
 const EXIT: Partial<Record<ErrorCode, number>> = { ERR_USAGE: 2, ERR_CONFIG: 78 };
 
+/**
+ * Usage errors (by `reason`) whose hint names the one thing to add, so the command's whole
+ * usage line under it is noise: `role_choice_needed`, several roles possible and none named
+ * (client/connection.ts).
+ */
+const HINT_SUFFICES: ReadonlySet<string> = new Set(['role_choice_needed']);
+
 export async function main(argv: readonly string[], io: CommandIo = processIo()): Promise<number> {
   if (argv[0] === '--version' || argv[0] === 'version') {
     const { version } = (await import('../../package.json', { with: { type: 'json' } })).default;
@@ -35,7 +42,9 @@ export async function main(argv: readonly string[], io: CommandIo = processIo())
       io.stderr.write(`pgkey: ${error.message}\n`);
       if (error.detail !== undefined) io.stderr.write(`${indent(error.detail)}\n`);
       if (error.hint !== undefined) io.stderr.write(`hint: ${error.hint}\n`);
-      if (error.code === 'ERR_USAGE') io.stderr.write(`usage: ${command.usage}\n`);
+      if (error.code === 'ERR_USAGE' && !HINT_SUFFICES.has(error.reason)) {
+        io.stderr.write(`usage: ${command.usage}\n`);
+      }
       if (error.code === 'ERR_INTERNAL') {
         io.stderr.write(
           'this is a bug in pgkey; please report it with the output of PGKEY_DEBUG=1\n',

@@ -58,17 +58,20 @@ export async function resolveTarget(
   const roles = [...new Set(grantsFor(view.grants, chosenDatabase).map((g) => g.role))];
   const [only] = roles;
   if (roles.length === 1 && only !== undefined) return { database: chosenDatabase, role: only };
-  throw new PgkeyError('ERR_USAGE', {
-    message:
-      roles.length === 0
-        ? `the gateway's policy gives you no role on database "${chosenDatabase}"`
-        : `choose a role for database "${chosenDatabase}": ${roles.join(', ')}`,
-    hint:
-      roles.length === 0
-        ? databases.length === 0
+  if (roles.length === 0) {
+    throw new PgkeyError('ERR_USAGE', {
+      message: `the gateway's policy gives you no role on database "${chosenDatabase}"`,
+      hint:
+        databases.length === 0
           ? 'pgkey status shows what you may use'
-          : `you may use: ${databases.join(', ')}`
-        : `--role ${roles[0] ?? 'ROLE'}, or set role: in profile "${profile.name}"`,
+          : `you may use: ${databases.join(', ')}`,
+    });
+  }
+  throw new PgkeyError('ERR_USAGE', {
+    message: `choose a role for database "${chosenDatabase}": ${roles.join(', ')}`,
+    hint: `--role ${only ?? 'ROLE'}, or set role: in profile "${profile.name}"`,
+    // The hint names the one flag to add: the CLI shows no usage line under it (main.ts).
+    reason: 'role_choice_needed',
   });
 }
 

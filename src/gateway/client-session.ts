@@ -82,7 +82,9 @@ export class ClientSession {
       () =>
         this.#socket.destroy(new PgkeyError('ERR_AUTH_TIMEOUT', { reason: 'handshake_timeout' })),
     );
-    this.#socket.on('error', () => undefined);
+    // Module-level: a closure made here would keep this ClientSession alive for as long as
+    // the socket lives (the whole session), and with it the handshake's state.
+    this.#socket.on('error', ignoreError);
     try {
       const startup = await this.#negotiate();
       if (startup === undefined) return this.#close();
@@ -91,6 +93,7 @@ export class ClientSession {
       await this.#fail(error);
     } finally {
       this.#cancelHandshakeTimer?.();
+      this.#cancelHandshakeTimer = undefined;
     }
   }
 
@@ -389,6 +392,8 @@ function startupReader(): MessageReader {
       type === -1 ? startupBodyCap() : type === FRONTEND.Password ? MAX_AUTH_MESSAGE_LENGTH : 1024,
   });
 }
+
+const ignoreError = (): void => undefined;
 
 /** All a client may have buffered with pgkey before it is logged in. */
 const HANDSHAKE_BUFFER_LIMIT = MAX_AUTH_MESSAGE_LENGTH + 16 * 1024;

@@ -44,8 +44,12 @@ export async function openSession(ctx: GatewayContext, input: OpenSessionInput):
   let pending: { reason: TerminationReason; message: string | undefined } | undefined;
   let endReason: TerminationReason | undefined;
 
+  // The closures below live as long as the session: they take what they use, not `input` or
+  // `upstream` (the server's ParameterStatus list, the greeting and what it holds).
+  const { remote, processId: upstreamPid, secretKey: upstreamKey } = upstream;
+  const { provisioned } = input;
   const cancelUpstream = (): void => {
-    void ctx.cancelUpstream(upstream.remote, upstream.processId, upstream.secretKey);
+    void ctx.cancelUpstream(remote, upstreamPid, upstreamKey);
   };
   const key = ctx.cancelKeys.issue(input.protocolMinor >= 2 ? 32 : 4, cancelUpstream);
   const session: LiveSession = {
@@ -55,7 +59,7 @@ export async function openSession(ctx: GatewayContext, input: OpenSessionInput):
     database: decision.database,
     rule: decision.rule,
     assurance: decision.assurance,
-    loginRole: input.provisioned?.role,
+    loginRole: provisioned?.role,
     queryAudit: decision.queryAudit,
     client: input.peer,
     startedAt,
@@ -76,7 +80,7 @@ export async function openSession(ctx: GatewayContext, input: OpenSessionInput):
     for (const fn of cleanup) fn();
     ctx.cancelKeys.release(key.processId);
     ctx.sessions.remove(session.id);
-    input.provisioned?.release(upstream.processId);
+    provisioned?.release(upstreamPid);
   };
 
   try {

@@ -58,6 +58,15 @@ export class AdminConnection {
       throw unavailable(error);
     });
     let broken: Error | undefined;
+    // pg-pool takes its own 'error' listener off a client while it is checked out, and a
+    // client with none throws from its socket handler: a backend terminated while this
+    // transaction waits between statements (idle_in_transaction_session_timeout,
+    // pg_terminate_backend, a restart — retire's REASSIGN in other databases takes long)
+    // would take the whole gateway down. The next statement fails instead.
+    const onError = (error: Error): void => {
+      broken ??= error;
+    };
+    client.on('error', onError);
     try {
       const sql = bind(client);
       await sql('BEGIN');
@@ -72,6 +81,7 @@ export class AdminConnection {
         throw error;
       }
     } finally {
+      client.removeListener('error', onError);
       client.release(broken);
     }
   }

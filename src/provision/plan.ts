@@ -14,10 +14,11 @@
  * - Service tokens (a minted grant) are not provisioned: they open the shared role they name.
  */
 import type { PolicyRuleConfig, ProvisionMode, ProvisioningConfig } from '../config/schema.ts';
+import { PgkeyError } from '../errors/pgkey-error.ts';
 import type { Identity } from '../identity/identity.ts';
 import { decide, type AccessRequest } from '../policy/decide.ts';
 import type { RoleOwner } from './owner-marker.ts';
-import { roleNameFromClaims } from './role-name.ts';
+import { quoteIdent, roleNameFromClaims } from './role-name.ts';
 
 export interface ProvisionPlan {
   /** The person's role: the login role of the session. */
@@ -42,6 +43,7 @@ export function planProvisioning(
   const granting = policy.find((rule) => rule.name === granted.rule);
   if (granting?.provision === undefined || settings === undefined) return undefined;
   const role = roleNameFromClaims(identity.claims, settings.name_claim);
+  refuseConfiguredName(role, policy, settings);
   const contributing = policy.filter(
     (rule) =>
       rule === granting ||
@@ -57,6 +59,32 @@ export function planProvisioning(
     mode,
     rules: contributing.map((rule) => rule.name),
   };
+}
+
+/**
+ * A person's name must never be one of the roles pgkey's configuration names: a role a rule
+ * hands out (as a membership, or as the shared login of rules without `provision`), the admin
+ * role, or `reassign_to`. An existing one is refused anyway (pgkey did not make it); this also
+ * covers one not created yet, which the person's claim would otherwise take first — every
+ * later session of that shared role would then log in as that person.
+ */
+function refuseConfiguredName(
+  role: string,
+  policy: readonly PolicyRuleConfig[],
+  settings: ProvisioningConfig,
+): void {
+  const configured =
+    role === settings.admin_role ||
+    role === settings.reassign_to ||
+    policy.some((rule) => rule.roles.includes(role));
+  if (!configured) return;
+  throw new PgkeyError('ERR_ROLE_CONFLICT', {
+    message: `your database role name ${quoteIdent(role)} is a role pgkey's configuration uses`,
+    detail:
+      'A person cannot have the name of a role the policy grants, or of provisioning.admin_role or reassign_to.',
+    hint: 'ask whoever runs pgkey to check provisioning.name_claim (docs/provisioning.md)',
+    reason: 'role_name_configured',
+  });
 }
 
 /** A request the rule would grant if the identity qualifies: its first role, here if it can. */

@@ -52,6 +52,8 @@ export interface ProvisionerOptions {
 }
 
 interface RoleState {
+  /** `#roles` key: the role name and the identity it is for. */
+  readonly key: string;
   readonly role: string;
   readonly owner: RoleOwner;
   /** Sessions of this role connecting or live on this node. */
@@ -150,9 +152,14 @@ export class Provisioner {
   }
 
   #hold(plan: ProvisionPlan, context: ProvisionContext): RoleState {
-    let state = this.#roles.get(plan.role);
+    // One state per name *and* identity: a connect of someone else whose claim gives the same
+    // name (refused under the lock: the role is not theirs) must not count as a session of
+    // the role, set its mode (keep would stop a drop) or be named in its events.
+    const key = JSON.stringify([plan.role, plan.owner.issuer, plan.owner.subject]);
+    let state = this.#roles.get(key);
     if (state === undefined) {
       state = {
+        key,
         role: plan.role,
         owner: plan.owner,
         active: 0,
@@ -162,7 +169,7 @@ export class Provisioner {
         retiring: 0,
         chain: Promise.resolve(),
       };
-      this.#roles.set(plan.role, state);
+      this.#roles.set(key, state);
     }
     if (state.active === 0 && state.retiring === 0) state.mode = plan.mode;
     else if (plan.mode === 'keep') state.mode = 'keep';
@@ -196,7 +203,7 @@ export class Provisioner {
       .finally(() => {
         state.retiring--;
         if (state.active === 0 && state.retiring === 0) {
-          this.#roles.delete(state.role);
+          this.#roles.delete(state.key);
         }
       });
   }

@@ -32,11 +32,19 @@ export function roleNameFromClaims(
   return checkRoleName(value.normalize('NFC'));
 }
 
+/**
+ * Control characters (C0, DEL, C1: newlines, tabs, escapes) and bidirectional formatting
+ * marks. PostgreSQL takes them in a quoted name, but the name is what its log lines
+ * (`%u`), pg_stat_activity and pgkey's audit trail show as the person: a newline would
+ * forge log lines, a right-to-left override would make one address read as another.
+ */
+const UNPRINTABLE = /[\p{Cc}\p{Bidi_Control}]/u;
+
 /** The name itself, unchanged, when PostgreSQL would store it byte for byte and let it log in. */
 export function checkRoleName(name: string): string {
-  if (name.includes('\0') || !name.isWellFormed()) {
+  if (UNPRINTABLE.test(name) || !name.isWellFormed()) {
     throw new PgkeyError('ERR_ROLE_NAME_INVALID', {
-      message: 'your database role name holds a NUL character or broken Unicode',
+      message: 'your database role name holds a control character or broken Unicode',
       hint: HINT,
       reason: 'role_name_invalid',
     });

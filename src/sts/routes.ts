@@ -11,10 +11,14 @@
  *   POST   /v1/token                          RFC 8693 token exchange (form)
  *
  * Every failure becomes an RFC 6749 §5.2 body (http-io.ts); anything that is not a
- * PgkeyError is an internal error, logged here and shown as `server_error` only.
+ * PgkeyError is an internal error, logged here and shown as `server_error` only. A refused
+ * mint, exchange or revoke is also recorded here, once, as `token.refused` (refusal.ts),
+ * before the answer goes out. Refused reads (whoami, the token list) are not: they grant and
+ * change nothing, and `pgkey psql` and `pgkey status` ask whoami on every run, so an expired
+ * login would fill the trail with noise; the gateway's `auth.failure` covers logins.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AuditClient } from '../audit/events.ts';
+import type { AuditClient, TokenOperation } from '../audit/events.ts';
 import { asPgkeyError, PgkeyError } from '../errors/pgkey-error.ts';
 import { STS_PATHS } from './api-types.ts';
 import type { Caller, StsContext } from './context.ts';
@@ -31,9 +35,15 @@ import {
 } from './http-io.ts';
 import { mintServiceToken } from './mint.ts';
 import { listMintedTokens, revokeMintedToken } from './minted-tokens.ts';
+import { Attempt, exchangeRequest, mintRequest } from './refusal.ts';
 import { whoami } from './whoami.ts';
 
-type Handler = (req: IncomingMessage, client: AuditClient, rest: string) => Promise<Reply>;
+type Handler = (
+  req: IncomingMessage,
+  client: AuditClient,
+  rest: string,
+  attempt: Attempt,
+) => Promise<Reply>;
 
 interface Route {
   readonly methods: Readonly<Record<string, Handler>>;
@@ -43,6 +53,8 @@ interface Route {
   readonly tokenEndpoint?: boolean;
   /** The freshness a 401 challenge asks for (RFC 9470 `max_age`), in seconds. */
   readonly maxAgeSeconds?: () => number | undefined;
+  /** Methods whose refusals are audited (`token.refused`), with the operation each is. */
+  readonly operations?: Readonly<Record<string, TokenOperation>>;
 }
 
 const JTI = /^[A-Za-z0-9_-]{1,128}$/;
@@ -50,8 +62,12 @@ const JTI = /^[A-Za-z0-9_-]{1,128}$/;
 export function createRouter(
   ctx: StsContext,
 ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const caller = async (req: IncomingMessage, client: AuditClient): Promise<Caller> => ({
-    identity: await ctx.verify(bearerToken(req)),
+  const caller = async (
+    req: IncomingMessage,
+    client: AuditClient,
+    attempt: Attempt,
+  ): Promise<Caller> => ({
+    identity: attempt.verified(await ctx.verify(bearerToken(req))),
     client,
   });
   const seconds = (ms: number | undefined) => (ms === undefined ? undefined : Math.ceil(ms / 1000));
@@ -74,7 +90,8 @@ export function createRouter(
       {
         bearer: true,
         methods: {
-          GET: async (req, client) => json(200, whoami(ctx, (await caller(req, client)).identity)),
+          GET: async (req, client, _rest, attempt) =>
+            json(200, whoami(ctx, (await caller(req, client, attempt)).identity)),
         },
       },
     ],
@@ -83,13 +100,16 @@ export function createRouter(
       {
         bearer: true,
         maxAgeSeconds: () => seconds(ctx.settings().mint.freshAuthMs),
+        operations: { POST: 'mint' },
         methods: {
-          POST: async (req, client) => {
-            const who = await caller(req, client);
-            return json(201, await mintServiceToken(ctx, who, await readJsonObject(req)));
+          POST: async (req, client, _rest, attempt) => {
+            const who = await caller(req, client, attempt);
+            const body = await readJsonObject(req);
+            attempt.asked(mintRequest(body));
+            return json(201, await mintServiceToken(ctx, who, body));
           },
-          GET: async (req, client) =>
-            json(200, await listMintedTokens(ctx, await caller(req, client))),
+          GET: async (req, client, _rest, attempt) =>
+            json(200, await listMintedTokens(ctx, await caller(req, client, attempt))),
         },
       },
     ],
@@ -97,10 +117,12 @@ export function createRouter(
       `${STS_PATHS.tokens}/`,
       {
         bearer: true,
+        operations: { DELETE: 'revoke' },
         methods: {
-          DELETE: async (req, client, jti) => {
+          DELETE: async (req, client, jti, attempt) => {
             if (!JTI.test(jti)) throw new PgkeyError('ERR_NOT_FOUND', { message: 'no such token' });
-            const who = await caller(req, client);
+            attempt.asked({ jti });
+            const who = await caller(req, client, attempt);
             const reason =
               new URL(req.url ?? '/', 'http://x').searchParams.get('reason') ?? undefined;
             return json(200, await revokeMintedToken(ctx, who, jti, reason?.slice(0, 200)));
@@ -114,9 +136,15 @@ export function createRouter(
         bearer: false,
         tokenEndpoint: true,
         maxAgeSeconds: () => seconds(ctx.settings().exchange.freshAuthMs),
+        operations: { POST: 'exchange' },
         methods: {
-          POST: async (req, client) =>
-            json(200, await exchangeToken(ctx, await readForm(req), client)),
+          POST: async (req, client, _rest, attempt) => {
+            const form = await readForm(req);
+            attempt.asked(exchangeRequest(form));
+            // The subject token is verified inside the exchange: note whose it was.
+            const verify = async (token: string) => attempt.verified(await ctx.verify(token));
+            return json(200, await exchangeToken({ ...ctx, verify }, form, client));
+          },
         },
       },
     ],
@@ -150,9 +178,10 @@ export function createRouter(
       });
       return;
     }
+    const attempt = new Attempt();
     let reply: Reply;
     try {
-      reply = await handler(req, client, below.slice(prefix?.length ?? 0));
+      reply = await handler(req, client, below.slice(prefix?.length ?? 0), attempt);
     } catch (raw) {
       const error = asPgkeyError(raw);
       if (error.code === 'ERR_INTERNAL')
@@ -164,6 +193,16 @@ export function createRouter(
       });
       // The body may not have been read (too large, wrong type): do not keep the connection.
       if (reply.status === 400 || reply.status === 413) res.setHeader('Connection', 'close');
+      const operation = route.operations?.[req.method ?? ''];
+      if (operation !== undefined) {
+        // Recorded before the answer, as auth.failure is; a trail that cannot take it does
+        // not change the answer (the request is refused either way), and is logged.
+        await ctx.audit
+          .emit(attempt.refusal(operation, error, reply.status, client))
+          .catch((auditError: unknown) =>
+            ctx.logger.error({ err: auditError }, 'audit write failed'),
+          );
+      }
     }
     send(res, reply);
   };

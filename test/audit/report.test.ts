@@ -197,6 +197,53 @@ describe('audit report', () => {
     assert.ok(page.includes('&quot;&gt;&lt;script&gt;x&lt;/script&gt;‹U+202E›&#39;&amp;'));
   });
 
+  it('lists refused token requests: what was asked for, by whom, why (SOC 2 CC7.2)', async () => {
+    const refusals = join(dir, 'refusals.jsonl');
+    const alice = { issuer: 'test', subject: 'alice', email: 'alice@example.com' };
+    const lines = [
+      {
+        operation: 'mint',
+        reason: 'stale_auth',
+        status: 401,
+        name: 'ci',
+        database: 'warehouse',
+        role: 'reporting',
+        ttl: '900',
+        ...alice,
+      },
+      {
+        operation: 'exchange',
+        reason: 'person_required',
+        status: 403,
+        agent: 'agent:other-bot',
+        ...alice,
+        actor: 'agent:report-bot',
+      },
+      { operation: 'revoke', reason: 'token_missing', status: 401, jti: 'jti-9' },
+    ].map((fields, i) =>
+      JSON.stringify({
+        time: `2026-11-03T10:0${i}:00.000Z`,
+        id: `r${i}`,
+        type: 'token.refused',
+        client: { address: `198.51.100.${i + 1}`, port: 1 },
+        ...fields,
+      }),
+    );
+    await writeFile(refusals, `${lines.join('\n')}\n`);
+    const { report, stats } = await collectReport(fileLines([refusals]), SINCE, UNTIL);
+    assert.equal(report.tokensRefused.total, 3);
+    assert.equal(report.denials.total, 0, 'not counted as refused logins');
+    const flat = render(report, stats).replace(/>\s+</g, '><').replace(/\s+/g, ' ');
+    assert.match(flat, /<b>3<\/b><span>token requests refused<\/span>/);
+    for (const row of [
+      'mint svc:ci for 900s</td><td class="">alice@example.com</td><td class="">reporting@warehouse</td><td class="">198.51.100.1</td><td class="">stale_auth</td><td class="">401</td>',
+      'exchange to agent:other-bot</td><td class="">alice@example.com via agent:report-bot</td>',
+      'revoke jti-9</td><td class="">–</td><td class="">–</td><td class="">198.51.100.3</td><td class="">token_missing</td>',
+    ]) {
+      assert.ok(flat.includes(row), `missing ${row}`);
+    }
+  });
+
   it("marks a revoked key in its owner's card, and flags a session opened with it afterwards", async () => {
     const after = join(dir, 'after.jsonl');
     const client = { address: '10.0.0.5', port: 1 };
@@ -256,6 +303,7 @@ describe('audit report', () => {
       assertSelfContained(page);
       assert.ok(page.includes('No sessions in this period.'));
       assert.ok(page.includes('No login was refused in this period.'));
+      assert.ok(page.includes('No token request was refused in this period.'));
       assert.ok(page.includes('Not verified by this report'));
       assert.doesNotMatch(page, /NaN|undefined|Infinity/);
     }

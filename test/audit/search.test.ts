@@ -228,6 +228,59 @@ describe('reading the trail', () => {
     assert.equal(cells('auth.failure', 6)[3], 'admin\u202Egnp.exe@prod');
   });
 
+  it('formats a refused token request: the caller when known, what was asked for, why', async () => {
+    const refusals = join(dir, 'refusals.jsonl');
+    const request = {
+      time: '2026-11-03T10:00:00.000Z',
+      type: 'token.refused',
+      client: { address: '10.0.0.7', port: 1 },
+      operation: 'mint',
+    };
+    const asked = {
+      name: 'ci',
+      database: 'warehouse',
+      role: 'app_owner',
+      ttl: '2h',
+    };
+    const alice = {
+      issuer: 'builtin',
+      subject: 'u-alice',
+      email: 'alice@example.com',
+      credential_id: ALICE_KEY,
+    };
+    const records = [
+      { ...request, id: 'r1', reason: 'policy_denied', status: 403, ...asked, ...alice },
+      // No token: no one to name, and the body was never read.
+      { ...request, id: 'r2', reason: 'token_missing', status: 401 },
+    ];
+    await writeFile(refusals, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    const { found } = await events([refusals]);
+    assert.deepEqual(found.map(searchCells), [
+      [
+        '2026-11-03T10:00:00Z',
+        'token.refused',
+        'alice@example.com',
+        'app_owner@warehouse',
+        '10.0.0.7',
+        ALICE_KEY.slice(0, 12),
+        'mint svc:ci for 2h refused: policy_denied (HTTP 403)',
+      ],
+      [
+        '2026-11-03T10:00:00Z',
+        'token.refused',
+        '',
+        '',
+        '10.0.0.7',
+        '',
+        'mint refused: token_missing (HTTP 401)',
+      ],
+    ]);
+    assert.deepEqual(
+      (await search([refusals], { who: 'alice', type: 'token.*' })).map((e) => e.record.id),
+      ['r1'],
+    );
+  });
+
   it('aligns columns in pages, never lets a value drive the terminal', () => {
     let out = '';
     const lines = new AlignedLines((text) => (out += text), ['a', 'bb', 'c'], 2);

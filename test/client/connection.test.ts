@@ -80,6 +80,8 @@ describe('choosing the database and role', () => {
           'choose a role for database "warehouse": analyst, reporting, auditor',
         );
         assert.equal(error.hint, '--role analyst, or set role: in profile "t"');
+        // The CLI prints the hint and no usage line for this reason (cli/main.ts).
+        assert.equal(error.reason, 'role_choice_needed');
         return true;
       },
     );

@@ -79,7 +79,12 @@ describe('pgkey login and status with the real token service', { timeout: 180_00
 
     const ambiguous = await home.run('psql', 'warehouse', '--', '-X', '-Atc', 'select 1');
     assert.equal(ambiguous.code, 2);
-    assert.match(ambiguous.stderr, /choose a role for database "warehouse": analyst, reporting/);
+    assert.equal(
+      ambiguous.stderr,
+      'pgkey: choose a role for database "warehouse": analyst, reporting\n' +
+        'hint: --role analyst, or set role: in profile "sts"\n',
+      'the hint says what to add; no usage line under it',
+    );
     const psql = await home.run(
       'psql',
       'warehouse',

@@ -2,6 +2,8 @@
 // `fresh_auth` refuses a stale login with a HINT naming `pgkey login --fresh` and lets the
 // fresh one in; `assurance: aal3` lets the built-in provider's attested, device-bound key in
 // and refuses a synced passkey, and an issuer that cannot name the key as unverifiable;
+// `authenticator.aaguids` and `authenticator.user_verified` each let the right key in and
+// refuse the other with their own reason;
 // the rule's idle limit (aal3: 15 minutes) and its 12-hour login limit end live sessions.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -23,6 +25,9 @@ import { createAttestationCa, type AttestationCa } from '../support/soft-authent
 import { TestIssuer } from '../support/token-issuer.ts';
 
 const MIN = 60_000;
+/** The one key model the `models` rule lets in (written upper-case there: compared case-insensitively). */
+const ALLOWED_MODEL = 'cb69481e-8ff7-4039-93ec-0a2729a154a8';
+const OTHER_MODEL = 'fbfc3007-154e-4ecc-8c0b-6e020557d7bd';
 const FRESH_HINT = 'log in again with your security key (pgkey login --fresh), then reconnect';
 
 interface Refusal {
@@ -87,7 +92,11 @@ describe('step-up and authenticator conditions at the gateway', () => {
     okta = await TestIssuer.create({ issuer: 'https://okta.test.pgkey' });
     const oktaJwks = await okta.writeJwksFile(dir);
     h = await startGatewayHarness({
-      idp: { authenticators: { attestation: 'direct', trusted_roots: roots } },
+      // `preferred`: the provider lets a key sign in on presence alone, and says so.
+      idp: {
+        authenticators: { attestation: 'direct', trusted_roots: roots },
+        user_verification: 'preferred',
+      },
       issuers: [
         {
           name: 'okta',
@@ -111,6 +120,20 @@ describe('step-up and authenticator conditions at the gateway', () => {
           databases: ['warehouse'],
           roles: ['reporting'],
           fresh_auth: '5m',
+        },
+        {
+          name: 'models',
+          match: { groups: ['models'] },
+          databases: ['warehouse'],
+          roles: ['analyst'],
+          authenticator: { attested: true, aaguids: [ALLOWED_MODEL.toUpperCase()] },
+        },
+        {
+          name: 'uv',
+          match: { groups: ['uv'] },
+          databases: ['warehouse'],
+          roles: ['reporting'],
+          authenticator: { user_verified: true },
         },
         {
           name: 'quick',
@@ -221,6 +244,46 @@ describe('step-up and authenticator conditions at the gateway', () => {
         reason: 'authenticator_unverifiable',
       },
     );
+  });
+
+  it('authenticator.aaguids: an attested key of a listed model gets in, another model is refused', async () => {
+    const options = { user: 'analyst', database: 'warehouse' };
+    const listed = await h.idp!.enroll('erin@example.com', ['models'], {
+      attestation: 'packed-x5c',
+      attestationIssuer: ca,
+      aaguid: ALLOWED_MODEL,
+    });
+    const ok = await h.psql(await h.idp!.token(listed), ['-At', '-c', 'SELECT 1'], options);
+    assert.equal(ok.stderr, '');
+    assert.equal(ok.stdout, '1\n');
+    assert.equal(readAudit(h).findLast((r) => r.type === 'auth.success')?.aaguid, ALLOWED_MODEL);
+
+    const other = await h.idp!.enroll('fay@example.com', ['models'], {
+      attestation: 'packed-x5c',
+      attestationIssuer: ca,
+      aaguid: OTHER_MODEL,
+    });
+    await assertRefused(h, await h.idp!.token(other), options, {
+      message: `rule "models" requires a key model the rule lists; your key model (AAGUID) is ${OTHER_MODEL}`,
+      hint: 'log in again (pgkey login --fresh) with a key model the rule lists, then reconnect',
+      reason: 'aaguid_not_allowed',
+    });
+  });
+
+  it('authenticator.user_verified: a login with the PIN gets in, presence alone is refused', async () => {
+    const options = { user: 'reporting', database: 'warehouse' };
+    const pin = await h.idp!.enroll('gus@example.com', ['uv'], { userVerified: true });
+    const ok = await h.psql(await h.idp!.token(pin), ['-At', '-c', 'SELECT 1'], options);
+    assert.equal(ok.stderr, '');
+    assert.equal(ok.stdout, '1\n');
+
+    const touch = await h.idp!.enroll('hal@example.com', ['uv'], { userVerified: false });
+    await assertRefused(h, await h.idp!.token(touch), options, {
+      message:
+        'rule "uv" requires the key\'s PIN or biometric (user verification); your login did not use the key\'s PIN or biometric',
+      hint: "log in again (pgkey login --fresh) with the key's PIN or biometric (user verification), then reconnect",
+      reason: 'user_verification_required',
+    });
   });
 
   it('a rule’s idle_timeout ends its idle sessions (shorter than session.idle_timeout)', async () => {

@@ -142,6 +142,13 @@ describe('audit trail of a real deployment', () => {
     const revokedToken = await call(h, 'DELETE', `/v1/tokens/${jti}?reason=rotated`, { token });
     assert.equal(revokedToken.status, 200, JSON.stringify(revokedToken.body));
     tokenOf(await exchange(h, token, 'report-bot'));
+    // A refused mint (a role policy does not grant alice) is in the trail as well.
+    const refusedMint = await mint(h, token, {
+      name: 'nightly',
+      database: 'warehouse',
+      role: 'app_owner',
+    });
+    assert.equal(refusedMint.status, 403, JSON.stringify(refusedMint.body));
 
     const sql = 'SELECT pg_sleep(33)';
     const live = spawnPsql(h, token, ['-At', '-c', sql]);
@@ -176,6 +183,13 @@ describe('audit trail of a real deployment', () => {
       all.some((r) => r.type === 'session.start' && r.minted_by === 'alice@example.com'),
       'the service token’s session names who minted it',
     );
+    assert.ok(
+      all.some(
+        (r) => r.type === 'token.refused' && r.reason === 'policy_denied' && r.role === 'app_owner',
+      ),
+      'the refused mint names what was asked for',
+    );
+    assert.ok(!JSON.stringify(all).includes(token), 'no token text in the trail');
     const starts = all.filter((r) => r.type === 'audit.chain_start');
     assert.deepEqual(
       starts.map((r) => r.writer),

@@ -136,6 +136,7 @@ describe(
         /^pgkey: choose a role for database "warehouse": analyst, reporting$/m,
       );
       assert.match(ambiguous.stderr, /^hint: --role analyst, or set role: in profile "t"$/m);
+      assert.doesNotMatch(ambiguous.stderr, /^usage:/m, 'the hint is enough');
 
       const analyst = await home.run(
         'psql',

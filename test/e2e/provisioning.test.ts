@@ -7,8 +7,12 @@ import { searchCells } from '../../src/audit/reading/search-format.ts';
 import { fileLines } from '../../src/audit/reading/trail-lines.ts';
 import { readTrail } from '../../src/audit/reading/trail-reader.ts';
 import { startGateway, type Gateway } from '../../src/gateway/gateway.ts';
+import { buildRuntimeState } from '../../src/gateway/runtime-state.ts';
+import { AdminConnection } from '../../src/provision/admin-connection.ts';
 import { quoteIdent, quoteLiteral } from '../../src/provision/role-name.ts';
+import { systemClock } from '../../src/runtime/clock.ts';
 import { silentLogger } from '../../src/runtime/logger.ts';
+import { cryptoRandom } from '../../src/runtime/random.ts';
 import { connectError, pgConfig, readAudit, waitFor } from '../support/e2e-clients.ts';
 import { startGatewayHarness, type GatewayHarness } from '../support/gateway-harness.ts';
 
@@ -247,6 +251,64 @@ describe('per-person roles (provision)', () => {
     assert.match(impostor.message, /role "eve@example\.com" belongs to another identity/);
   });
 
+  it('a claim naming a privileged or configured role is refused, and that role is untouched', async () => {
+    const attributes = async (name: string) =>
+      (
+        await h.pg.query(
+          `SELECT rolsuper, rolcreaterole, rolcanlogin, shobj_description(oid, 'pg_authid') AS comment,
+                  (SELECT count(*)::int FROM pg_auth_members WHERE member = r.oid) AS memberships
+             FROM pg_roles r WHERE rolname = $1`,
+          [name],
+        )
+      ).rows[0] as Record<string, unknown> | undefined;
+    for (const [name, message] of [
+      ['postgres', /role "postgres" already exists and was not created by pgkey/],
+      ['pgkey_provisioner', /name "pgkey_provisioner" is a role pgkey's configuration uses/],
+      ['pgkey_orphans', /name "pgkey_orphans" is a role pgkey's configuration uses/],
+      ['analyst', /name "analyst" is a role pgkey's configuration uses/],
+    ] as const) {
+      const before = await attributes(name);
+      assert.ok(before !== undefined, name);
+      const refused = await connectError(h, await token(`squat-${name}`, name, ['analytics']));
+      assert.equal(refused.code, '42710', name);
+      assert.match(refused.message, message);
+      assert.deepEqual(await attributes(name), before, `${name} is unchanged`);
+    }
+  });
+
+  it('a refused connect of another identity with the same name leaves the role to its owner: drop still drops', async () => {
+    const owner = await connect(await token('nia-1', 'nia@example.com', ['contractors']));
+    // Someone else whose claim gives the same name, through a rule that keeps roles.
+    const other = await connectError(h, await token('nia-2', 'nia@example.com', ['analytics']));
+    assert.equal(other.code, '42710');
+    assert.match(other.message, /belongs to another identity/);
+    await close(owner);
+    const retired = await waitFor('nia@example.com retired', () =>
+      readAudit(h).find(
+        (e) =>
+          (e.type === 'role.dropped' || e.type === 'role.deactivated') &&
+          e.role === 'nia@example.com',
+      ),
+    );
+    assert.equal(retired.type, 'role.dropped');
+    assert.equal(retired.subject, 'nia-1');
+    assert.equal(await role('nia@example.com'), undefined);
+  });
+
+  it('several rules grant: the role holds every one of their roles, and keep wins over drop', async () => {
+    // auditors (keep) grants the login; contractors (drop) grants the person too.
+    const pat = await token('pat-sub', 'pat@example.com', ['audit', 'contractors']);
+    const client = await connect(pat, { user: 'reporting' });
+    assert.equal((await whoami(client)).current_user, 'pat@example.com');
+    assert.deepEqual(await memberOf('pat@example.com'), ['analyst', 'reporting']);
+    const [provisioned] = events('role.provisioned', 'pat@example.com');
+    assert.deepEqual(provisioned?.rules, ['auditors', 'contractors']);
+    await close(client);
+    await loginDisabled('pat@example.com');
+    await waitFor('role.deactivated', () => events('role.deactivated', 'pat@example.com')[0]);
+    assert.deepEqual(events('role.dropped', 'pat@example.com'), []);
+  });
+
   it('revokes a grant at the next connect once the person left the group', async () => {
     const frank = await connect(await token('frank-sub', 'frank@example.com', ['analytics']));
     assert.deepEqual(await memberOf('frank@example.com'), ['analyst', 'reporting']);
@@ -394,6 +456,36 @@ describe('per-person roles (provision)', () => {
       'bob@example.com: objects to pgkey_orphans in warehouse',
     ]);
     assert.deepEqual(lines['role.deactivated cy@example.com@?'], ['cy@example.com: drop_blocked']);
+  });
+
+  it('an admin backend terminated between statements fails its transaction, not the process', async () => {
+    const state = await buildRuntimeState(h.config, {
+      clock: systemClock,
+      random: cryptoRandom,
+      logger: silentLogger,
+    });
+    const admin = new AdminConnection({
+      target: state.target,
+      role: 'pgkey_provisioner',
+      database: 'postgres',
+      poolSize: 1,
+      timeoutMs: 5000,
+      credential: state.credential,
+    });
+    try {
+      const failed = admin.transaction(async (sql) => {
+        const [row] = await sql('SELECT pg_backend_pid() AS pid');
+        await h.pg.query('SELECT pg_terminate_backend($1)', [row?.pid]);
+        // The FATAL arrives while no statement runs, as during retire's REASSIGN elsewhere.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        return sql('SELECT 1');
+      });
+      await assert.rejects(failed);
+      // The broken client left the pool; the next transaction gets a new one.
+      assert.deepEqual(await admin.transaction((sql) => sql('SELECT 1 AS one')), [{ one: 1 }]);
+    } finally {
+      await admin.close();
+    }
   });
 
   describe('with a second pgkey node on the same PostgreSQL', () => {

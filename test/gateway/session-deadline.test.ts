@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { Relay } from '../../src/gateway/relay.ts';
 import { armDeadline } from '../../src/gateway/session-deadline.ts';
 import { readyForQuery } from '../../src/protocol/backend-serializer.ts';
-import { ManualClock } from '../../src/runtime/clock.ts';
+import { ManualClock, type Clock } from '../../src/runtime/clock.ts';
 
 /** One typed message: Byte1 type, Int32 length, body (protocol-message-formats). */
 function message(type: string, body: string): Buffer {
@@ -183,6 +183,47 @@ describe('armDeadline', () => {
     t.clock.advance(100_000);
     t.d.idle();
     assert.equal(t.ended(), undefined);
+  });
+
+  it('holds one timer at a time, and cancel() disarms the grace timer too', () => {
+    const manual = new ManualClock();
+    let live = 0;
+    let most = 0;
+    const clock: Clock = {
+      now: () => manual.now(),
+      setTimer(ms, fn) {
+        live++;
+        most = Math.max(most, live);
+        let armed = true;
+        const disarm = (): void => {
+          if (armed) live--;
+          armed = false;
+        };
+        const cancel = manual.setTimer(ms, () => {
+          disarm();
+          fn();
+        });
+        return () => {
+          disarm();
+          cancel();
+        };
+      },
+    };
+    let ended = false;
+    const d = armDeadline({
+      clock,
+      at: manual.now() + 10_000,
+      graceMs: 60_000,
+      isIdle: () => false,
+      end: () => (ended = true),
+    });
+    manual.advance(10_000);
+    assert.equal(live, 1, 'past the deadline, busy: the grace timer');
+    d.cancel();
+    assert.equal(live, 0);
+    manual.advance(100_000);
+    assert.equal(ended, false, 'the grace timer did not fire');
+    assert.equal(most, 1);
   });
 
   it('with a relay: a statement across the deadline is not cancelled, the session ends after it', async () => {

@@ -136,4 +136,29 @@ describe('provisioning plan', () => {
       (e) => isPgkeyError(e, 'ERR_ROLE_NAME_TOO_LONG'),
     );
   });
+
+  it('refuses a name that is a role the configuration uses, existing yet or not', () => {
+    const settings = { ...SETTINGS, reassign_to: 'pgkey_orphans' };
+    // Granted by a provisioning rule, by a shared rule only, the admin role, reassign_to.
+    for (const name of ['dba_role', 'viewer', 'pgkey_provisioner', 'pgkey_orphans']) {
+      assert.throws(
+        () =>
+          planProvisioning(
+            POLICY,
+            settings,
+            person({ claims: { email: name } }),
+            { rule: 'analysts', database: 'warehouse' },
+            NOW,
+          ),
+        (e) =>
+          isPgkeyError(e, 'ERR_ROLE_CONFLICT') &&
+          e.sqlstate === '42710' &&
+          e.reason === 'role_name_configured' &&
+          e.message.includes(`"${name}"`),
+        name,
+      );
+    }
+    // Exact, case-sensitive names: "Viewer" is another role.
+    assert.equal(plan(person({ claims: { email: 'Viewer' } }), 'analysts')?.role, 'Viewer');
+  });
 });

@@ -71,8 +71,19 @@ describe('role names from claims', () => {
     assert.equal(checkRoleName(`${'a'.repeat(59)}🐘`).length, 61);
   });
 
-  it('refuses NUL and broken Unicode, whatever the length', () => {
-    for (const bad of ['a\0b', '\ud800x', 'x\udfff']) {
+  it('refuses NUL, other control characters, bidi overrides and broken Unicode', () => {
+    for (const bad of [
+      'a\0b',
+      '\ud800x',
+      'x\udfff',
+      'eve@example.com\n2026-01-01 LOG:  forged',
+      'tab\there',
+      'esc\u001b[31m',
+      'del\u007f',
+      'c1\u0085',
+      'moc.elpmaxe@\u202eecila',
+      'x\u2066y\u2069',
+    ]) {
       const r = refusal(() => checkRoleName(bad));
       assert.deepEqual([r.code, r.sqlstate], ['ERR_ROLE_NAME_INVALID', '22023']);
       assert.ok(!r.message.includes('\0'), 'the message is safe to send');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connectError, connectPg, readAudit } from '../support/e2e-clients.ts';
 import { startGatewayHarness, type GatewayHarness } from '../support/gateway-harness.ts';
-import { call, mint, peek, tokenOf } from './sts-client.ts';
+import { assertNotInTrail, call, mint, peek, refused, tokenOf } from './sts-client.ts';
 
 /**
  * Human-minted service tokens over real HTTP, used through the real gateway: the refusals
@@ -84,8 +84,11 @@ describe('token service: minting service tokens', () => {
   it('refuses a stale login with 401 and an RFC 9470 step-up challenge', async () => {
     const stale = await h.token(['analytics'], {
       auth_time: Math.floor(Date.now() / 1000) - 10 * 60,
+      credential_id: 'cred-alice',
     });
-    const answer = await mint(h, stale, { name: 'ci', database: 'warehouse', role: 'reporting' });
+    const answer = await refused(h, () =>
+      mint(h, stale, { name: 'ci', database: 'warehouse', role: 'reporting', ttl: 900 }),
+    );
     assert.equal(answer.status, 401);
     assert.equal(answer.body.error, 'insufficient_user_authentication');
     assert.match(String(answer.body.error_description), /within the last 5m; yours was 10m/);
@@ -93,63 +96,109 @@ describe('token service: minting service tokens', () => {
       answer.headers.get('www-authenticate') ?? '',
       /^Bearer realm="pgkey", error="insufficient_user_authentication", error_description="[^"]+", max_age=300$/,
     );
+    // SOC 2 CC7.2: the refusal is in the trail, naming who asked for what, and no token.
+    const { time, id, chain, seq, prev, client, ...record } = answer.record;
+    assert.deepEqual(record, {
+      type: 'token.refused',
+      operation: 'mint',
+      reason: 'stale_auth',
+      status: 401,
+      name: 'ci',
+      database: 'warehouse',
+      role: 'reporting',
+      ttl: '900',
+      issuer: 'test',
+      subject: 'alice',
+      email: 'alice@example.com',
+      groups: ['analytics'],
+      credential_id: 'cred-alice',
+    });
+    assert.equal((client as { address: string }).address, '127.0.0.1');
+    assert.ok([time, id, chain, seq, prev].every((field) => field !== undefined));
+    assertNotInTrail(h, stale);
   });
 
   it('refuses a role the policy does not grant the person with 403', async () => {
     const person = await h.token(['analytics']);
-    const answer = await mint(h, person, {
-      name: 'ci',
-      database: 'warehouse',
-      role: 'app_owner',
-    });
+    const answer = await refused(h, () =>
+      mint(h, person, { name: 'ci', database: 'warehouse', role: 'app_owner' }),
+    );
     assert.equal(answer.status, 403);
     assert.equal(answer.body.error, 'access_denied');
     assert.match(String(answer.body.error_description), /may not use role "app_owner"/);
     assert.match(String(answer.body.hint), /Roles you may use: analyst, reporting on warehouse/);
+    const { record } = answer;
+    assert.deepEqual(
+      [record.operation, record.reason, record.status, record.subject],
+      ['mint', 'policy_denied', 403, 'alice'],
+    );
+    assert.deepEqual([record.name, record.database, record.role], ['ci', 'warehouse', 'app_owner']);
+    assertNotInTrail(h, person);
   });
 
   it('refuses a lifetime over the maximum with 400 naming the maximum', async () => {
     const person = await h.token(['analytics']);
-    const answer = await mint(h, person, {
-      name: 'ci',
-      database: 'warehouse',
-      role: 'reporting',
-      ttl: '2h',
-    });
+    const answer = await refused(h, () =>
+      mint(h, person, { name: 'ci', database: 'warehouse', role: 'reporting', ttl: '2h' }),
+    );
     assert.equal(answer.status, 400);
     assert.equal(answer.body.error, 'invalid_request');
     assert.equal(
       answer.body.error_description,
       'ttl 2h is longer than the maximum 1h (token_service.mint.max_ttl)',
     );
+    const { record } = answer;
+    assert.deepEqual(
+      [record.operation, record.reason, record.status, record.ttl, record.email],
+      ['mint', 'invalid_request', 400, '2h', 'alice@example.com'],
+    );
+    assertNotInTrail(h, person);
   });
 
   it('refuses callers that are not a person signed in with a security key', async () => {
     const noFido = await h.token(['analytics'], { acr: undefined, amr: undefined });
-    const plain = await mint(h, noFido, { name: 'ci', database: 'warehouse', role: 'reporting' });
+    const plain = await refused(h, () =>
+      mint(h, noFido, { name: 'ci', database: 'warehouse', role: 'reporting' }),
+    );
     assert.equal(plain.status, 401);
     assert.equal(plain.body.error, 'insufficient_user_authentication');
+    // Refused at verification: no identity, and the body was never read.
+    assert.deepEqual(
+      [plain.record.operation, plain.record.reason, plain.record.status],
+      ['mint', 'fido2_missing', 401],
+    );
+    for (const field of ['subject', 'email', 'issuer', 'name', 'database', 'role']) {
+      assert.equal(plain.record[field], undefined, field);
+    }
 
     const person = await h.token(['analytics']);
     const service = tokenOf(
       await mint(h, person, { name: 'nested', database: 'warehouse', role: 'reporting' }),
     );
-    const chained = await mint(h, service, {
-      name: 'ci',
-      database: 'warehouse',
-      role: 'reporting',
-    });
+    const chained = await refused(h, () =>
+      mint(h, service, { name: 'ci', database: 'warehouse', role: 'reporting' }),
+    );
     assert.equal(chained.status, 403);
     assert.match(String(chained.body.error_description), /service token cannot mint/);
+    assert.deepEqual(
+      [chained.record.reason, chained.record.subject, chained.record.minted_by],
+      ['person_required', 'svc:nested', 'alice@example.com'],
+    );
 
-    const none = await call(h, 'POST', '/v1/tokens', { json: { name: 'ci' } });
+    const none = await refused(h, () => call(h, 'POST', '/v1/tokens', { json: { name: 'ci' } }));
     assert.equal(none.status, 401);
     assert.equal(none.headers.get('www-authenticate'), 'Bearer realm="pgkey"');
+    assert.deepEqual([none.record.reason, none.record.subject], ['token_missing', undefined]);
 
-    const bad = await mint(h, 'not-a-jwt', { name: 'ci', database: 'warehouse', role: 'x' });
+    const bad = await refused(h, () =>
+      mint(h, 'not-a-jwt', { name: 'ci', database: 'warehouse', role: 'x' }),
+    );
     assert.equal(bad.status, 401);
     assert.equal(bad.body.error, 'invalid_token');
     assert.match(bad.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
+    assert.equal(bad.record.status, 401);
+    assert.equal(bad.record.subject, undefined);
+    assertNotInTrail(h, noFido, service, 'not-a-jwt');
   });
 
   it('refuses malformed requests before anything is signed', async () => {
@@ -160,9 +209,10 @@ describe('token service: minting service tokens', () => {
       [{ name: 'ci', db: 'warehouse', role: 'reporting' }, /unknown field "db"/],
       [{ name: 'ci', database: 'warehouse', role: 'reporting', ttl: 'soon' }, /ttl must be/],
     ] as const) {
-      const answer = await mint(h, person, request);
+      const answer = await refused(h, () => mint(h, person, request));
       assert.equal(answer.status, 400, JSON.stringify(request));
       assert.match(String(answer.body.error_description), pattern);
+      assert.equal(answer.record.reason, 'invalid_request');
     }
   });
 
@@ -213,9 +263,22 @@ describe('token service: minting service tokens', () => {
     const all = (await call(h, 'GET', '/v1/tokens', { token: admin })).body.tokens as unknown[];
     assert.equal(all.length, aliceList.length + 1);
 
-    const denied = await call(h, 'DELETE', `/v1/tokens/${String(peek(mine).claims.jti)}`, {
-      token: alice,
-    });
+    const jti = String(peek(mine).claims.jti);
+    const denied = await refused(h, () => call(h, 'DELETE', `/v1/tokens/${jti}`, { token: alice }));
     assert.equal(denied.status, 404, 'someone else’s token is not yours to revoke');
+    assert.deepEqual(
+      [denied.record.operation, denied.record.reason, denied.record.status, denied.record.jti],
+      ['revoke', 'token_not_found', 404, jti],
+    );
+    assert.equal(denied.record.email, 'alice@example.com');
+    // Reads are not recorded (routes.ts): a refused list leaves no token.refused.
+    const before = readAudit(h).length;
+    assert.equal((await call(h, 'GET', '/v1/tokens', { token: 'not-a-jwt' })).status, 401);
+    assert.ok(
+      readAudit(h)
+        .slice(before)
+        .every((e) => e.type !== 'token.refused'),
+    );
+    assertNotInTrail(h, alice, bob, mine, admin);
   });
 });

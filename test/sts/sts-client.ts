@@ -1,11 +1,13 @@
 /** Plain HTTP calls to the harness's token service (loopback http), as a client would make them. */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import {
   ACCESS_TOKEN_TYPE,
   AGENT_NAME_TOKEN_TYPE,
   TOKEN_EXCHANGE_GRANT,
 } from '../../src/sts/api-types.ts';
+import { readAudit, type AuditLine } from '../support/e2e-clients.ts';
 import type { GatewayHarness } from '../support/gateway-harness.ts';
 
 export interface HttpAnswer {
@@ -81,4 +83,28 @@ export function tokenOf(answer: HttpAnswer): string {
   const token = answer.body.access_token;
   assert.equal(typeof token, 'string');
   return token as string;
+}
+
+/** The answer to a refused request, and the one `token.refused` record it left in the trail. */
+export async function refused(
+  h: GatewayHarness,
+  request: () => Promise<HttpAnswer>,
+): Promise<HttpAnswer & { readonly record: AuditLine }> {
+  const from = readAudit(h).length;
+  const answer = await request();
+  const records = readAudit(h)
+    .slice(from)
+    .filter((e) => e.type === 'token.refused');
+  assert.equal(records.length, 1, `one token.refused for HTTP ${answer.status}`);
+  return { ...answer, record: records[0] as AuditLine };
+}
+
+/** No token, nor its signature alone, appears anywhere in the audit trail. */
+export function assertNotInTrail(h: GatewayHarness, ...tokens: readonly string[]): void {
+  const trail = readFileSync(h.auditFile, 'utf8');
+  for (const token of tokens) {
+    assert.ok(!trail.includes(token), 'a token is in the audit trail');
+    const signature = token.split('.').at(-1) ?? '';
+    if (signature.length >= 16) assert.ok(!trail.includes(signature), 'a token signature too');
+  }
 }

@@ -14,7 +14,8 @@ export interface EventFacts {
   readonly family: EventFamily;
   /**
    * Whom the event is about: connections, the person logged in (e-mail, else subject);
-   * directory changes, the person changed; token events, the person who asked.
+   * directory changes, the person changed; token events, the person who asked (for
+   * `token.refused`, the caller, when its token verified).
    */
   readonly person?: string;
   readonly email?: string;
@@ -93,6 +94,15 @@ export function factsOf(type: string, record: RecordFields): EventFacts {
     case 'directory':
       return { ...facts, person: str(record, 'user'), actor: str(record, 'actor') };
     case 'token':
+      if (type === 'token.refused') {
+        // The caller's identity fields, as a connection's: `actor` is the agent it acts through.
+        return {
+          ...facts,
+          person: email ?? subject,
+          agent: str(record, 'actor'),
+          mintedBy: str(record, 'minted_by'),
+        };
+      }
       return {
         ...facts,
         person: str(record, 'actor'),

@@ -60,6 +60,8 @@ export interface ReportData {
   readonly usersDisabled: Rows;
   readonly sessionsTerminated: Rows;
   readonly tokensRevoked: Rows;
+  /** Mints, exchanges and revocations the token service refused. */
+  readonly tokensRefused: Rows;
   readonly tokensMinted: TokenGroups;
   readonly tokensExchanged: TokenGroups;
   /** Credential id → when it was revoked, for the person cards. */
@@ -93,6 +95,7 @@ export function emptyReport(since: number, until: number): ReportData {
     usersDisabled: rows(),
     sessionsTerminated: rows(),
     tokensRevoked: rows(),
+    tokensRefused: rows(),
     tokensMinted: { groups: new Map(), total: 0 },
     tokensExchanged: { groups: new Map(), total: 0 },
     revokedKeys: new Map(),
@@ -161,6 +164,8 @@ export function collect(report: ReportData, event: TrailEvent): void {
       return add(report.sessionsTerminated, event);
     case 'token.revoked':
       return add(report.tokensRevoked, event);
+    case 'token.refused':
+      return add(report.tokensRefused, event);
     case 'token.minted':
       return groupToken(report.tokensMinted, event, str(record, 'subject') ?? '?');
     case 'token.exchanged':

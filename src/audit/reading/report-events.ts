@@ -4,10 +4,13 @@ import { count, markup, type Html } from './html.ts';
 import { ranked, type ReportData } from './report-data.ts';
 import type { TokenGroups } from './token-groups.ts';
 import { eventTable, grant, keyId, plural, table, when } from './report-parts.ts';
-import { whoOf } from './search-format.ts';
+import { refusedRequest, whoOf } from './search-format.ts';
 import { barList } from './svg-charts.ts';
 
-/** The report's sections about single events: denials, revocations, tokens, provisioning. */
+/**
+ * The report's sections about single events: denials (logins and token requests),
+ * revocations, tokens, provisioning.
+ */
 
 const TOP = 10;
 
@@ -38,6 +41,25 @@ export function denials(report: ReportData): Html {
       }
     </div>
   </div>`;
+}
+
+/** Mints, agent delegations and revocations the token service refused (`token.refused`). */
+export function tokenRefusals(report: ReportData, search: string): Html {
+  return eventTable(
+    report.tokensRefused,
+    ['time', 'request', 'who', 'role@database', 'client address', 'reason', 'status'],
+    (e) => [
+      when(e.time),
+      refusedRequest(e.record),
+      whoOf(e) || '–',
+      grant(e.facts.role, e.facts.database),
+      e.facts.address,
+      str(e.record, 'reason'),
+      num(e.record, 'status')?.toString(),
+    ],
+    'No token request was refused in this period.',
+    `${search} --type token.refused`,
+  );
 }
 
 export function revocations(report: ReportData, search: string): Html {

@@ -1,7 +1,14 @@
 import { count, markup, type Html } from './html.ts';
 import { accessCards, sessionsChart } from './report-access.ts';
 import { DAY_MS, type ReportData } from './report-data.ts';
-import { denials, gaps, provisioning, revocations, tokens } from './report-events.ts';
+import {
+  denials,
+  gaps,
+  provisioning,
+  revocations,
+  tokenRefusals,
+  tokens,
+} from './report-events.ts';
 import { plural, when } from './report-parts.ts';
 import { REPORT_STYLE } from './report-style.ts';
 import type { ReadStats } from './trail-reader.ts';
@@ -62,6 +69,7 @@ export function renderReport(report: ReportData, meta: ReportMeta): string {
             ${stat(people, 'people')}
             ${stat(report.databases.size, 'databases')}
             ${stat(report.denials.total, 'logins refused', report.denials.total > 0)}
+            ${report.tokensRefused.total > 0 && stat(report.tokensRefused.total, 'token requests refused', true)}
             ${stat(revoked, 'revocations')}
             ${stat(report.tokensMinted.total, 'service tokens minted')}
             ${stat(report.tokensExchanged.total, 'agent delegations')}
@@ -79,6 +87,11 @@ export function renderReport(report: ReportData, meta: ReportMeta): string {
           ${accessCards(report)}
           <h2>Refused logins</h2>
           ${denials(report)}
+          <h2>Refused token requests</h2>
+          <p class="lede">
+            Service tokens, agent delegations and revocations the token service refused.
+          </p>
+          ${tokenRefusals(report, search)}
           <h2>Revocations</h2>
           ${revocations(report, search)}
           <h2>Tokens</h2>

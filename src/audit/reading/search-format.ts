@@ -47,7 +47,7 @@ export function searchCells(event: TrailEvent): string[] {
 export function whoOf(event: TrailEvent): string {
   const { facts } = event;
   let who = facts.person ?? '';
-  if (facts.family === 'connection') {
+  if (facts.family === 'connection' || event.type === 'token.refused') {
     if (facts.agent !== undefined) who += ` via ${facts.agent}`;
     if (facts.mintedBy !== undefined) who += ` (minted by ${facts.mintedBy})`;
   }
@@ -87,6 +87,10 @@ export function detailOf(event: TrailEvent): string {
       return `to ${str(record, 'agent') ?? '?'} ${expiry(record)}`;
     case 'token.revoked':
       return `${str(record, 'subject') ?? '?'}${because}`;
+    case 'token.refused': {
+      const status = num(record, 'status');
+      return `${refusedRequest(record)} refused${because}${status === undefined ? '' : ` (HTTP ${status})`}`;
+    }
     case 'role.provisioned':
       return `${record.created === true ? 'created' : 'may log in again'}, member of ${names(record, 'roles')}`;
     case 'role.grants_changed':
@@ -98,6 +102,24 @@ export function detailOf(event: TrailEvent): string {
     default:
       return event.facts.family === 'directory' ? `by ${by ?? '?'}${because}` : (reason ?? '');
   }
+}
+
+/** What a refused token request asked for: `mint svc:ci for 2h`, `exchange to agent:x`, `revoke <jti>`. */
+export function refusedRequest(record: TrailEvent['record']): string {
+  const name = str(record, 'name');
+  const agent = str(record, 'agent');
+  const jti = str(record, 'jti');
+  const ttl = str(record, 'ttl');
+  const what =
+    name !== undefined
+      ? ` svc:${name}`
+      : agent !== undefined
+        ? ` to ${agent}`
+        : jti !== undefined
+          ? ` ${jti}`
+          : '';
+  const lifetime = ttl === undefined ? '' : ` for ${/^\d+$/.test(ttl) ? `${ttl}s` : ttl}`;
+  return `${str(record, 'operation') ?? '?'}${what}${lifetime}`;
 }
 
 /** A list of names from the record, `-` when empty or absent. */
