@@ -454,9 +454,10 @@ function interpretation(results: BenchResults): string {
         'libevent and OpenSSL, relaying each packet without leaving native code). On this box ' +
         'that CPU comes straight out of PostgreSQL and pgbench, which is why the throughput ' +
         'gap to PgBouncer is larger here than it would be with the gateway on its own host. ' +
-        "A CPU profile of the relay puts about 90% of the gateway's active time in Node's " +
-        "native TLS socket writes (OpenSSL plus the send syscall) and under 5% in pgkey's own " +
-        'relay code (bench/README.md, "Profiling the gateway").',
+        'A perf profile of the gateway during T8 splits its CPU into about 48% kernel (loopback ' +
+        'writes and wake-ups), 11% OpenSSL, a third Node and V8 stream and TLS machinery, and ' +
+        "about 3% pgkey's own relay code; syscalls per transaction already match PgBouncer's " +
+        '(bench/README.md, "Profiling the gateway").',
     );
   }
   if (runs.includes('C8')) {
@@ -500,9 +501,9 @@ function interpretation(results: BenchResults): string {
       `Idle sessions, RSS per 1,000: ${parts.join(', ')}. Every session through either ` +
         "proxy holds two TLS connections (client side and server side); PgBouncer's own " +
         'bookkeeping is about 2 kB per client, so most of its growth is OpenSSL connection ' +
-        'state. A pgkey session adds the Node TLS sockets and the session objects; with a ' +
-        'forced GC the V8 heap accounts for under a fifth of the growth and native (OpenSSL) ' +
-        'memory for the rest (bench/README.md, "Profiling the gateway").' +
+        'state. A pgkey session adds the Node TLS sockets and the session objects: of about ' +
+        '105 kB per session, some 55 kB is OpenSSL state for its two TLS connections, 25–30 kB ' +
+        'malloc overhead and 13 kB V8 heap (bench/README.md, "Profiling the gateway").' +
         certExtra +
         (backend?.backendPerThousandBytes === undefined
           ? ''
