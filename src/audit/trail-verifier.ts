@@ -47,6 +47,11 @@ export class TrailVerifier {
     this.#sources.push(name);
   }
 
+  /** Index of the source being read (`startSource` order). */
+  get sourceIndex(): number {
+    return this.#sources.length - 1;
+  }
+
   /** One line, without its newline; `terminated` false for bytes after the last newline. */
   line(bytes: Buffer, line: number, terminated = true): void {
     const at = { source: this.#sources.at(-1) ?? '', index: this.#sources.length - 1, line };

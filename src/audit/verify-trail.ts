@@ -1,9 +1,8 @@
-import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import type pg from 'pg';
-import { PgkeyError } from '../errors/pgkey-error.ts';
 import type { VerifyKey } from './checkpoint.ts';
 import { quoteTable } from './postgres-sink.ts';
+import { fileLineBytes, MAX_LINE_BYTES } from './reading/trail-lines.ts';
 import { hashLine, parseRecord } from './record.ts';
 import { TrailVerifier } from './trail-verifier.ts';
 import type { VerifyReport } from './verify-report.ts';
@@ -16,36 +15,19 @@ export async function verifyFiles(
   const verifier = new TrailVerifier({ keys, kind: 'files' });
   for (const file of files) {
     verifier.startSource(basename(file));
-    let line = 0;
-    for await (const { bytes, terminated } of readLines(file))
-      verifier.line(bytes, ++line, terminated);
+    for await (const { line, bytes, unterminated, oversized } of fileLineBytes(file)) {
+      if (oversized) {
+        verifier.problem(
+          { source: basename(file), index: verifier.sourceIndex, line },
+          'invalid',
+          `a line longer than ${MAX_LINE_BYTES} bytes: no record pgkey writes is this long`,
+        );
+      } else {
+        verifier.line(bytes, line, unterminated !== true);
+      }
+    }
   }
   return verifier.finish();
-}
-
-/** Splits a file into lines without decoding it: hashes are over the bytes as written. */
-async function* readLines(file: string): AsyncGenerator<{ bytes: Buffer; terminated: boolean }> {
-  const stream = createReadStream(file, { highWaterMark: 1024 * 1024 });
-  let carry = Buffer.alloc(0);
-  try {
-    for await (const chunk of stream) {
-      let data = carry.length === 0 ? (chunk as Buffer) : Buffer.concat([carry, chunk as Buffer]);
-      for (let at = data.indexOf(0x0a); at >= 0; at = data.indexOf(0x0a)) {
-        yield { bytes: data.subarray(0, at), terminated: true };
-        data = data.subarray(at + 1);
-      }
-      carry = Buffer.from(data);
-    }
-  } catch (cause) {
-    throw new PgkeyError('ERR_FILE', {
-      message: `${file}: cannot be read (${(cause as NodeJS.ErrnoException).code ?? 'error'})`,
-      reason: 'audit_file',
-      cause,
-    });
-  } finally {
-    stream.destroy();
-  }
-  if (carry.length > 0) yield { bytes: carry, terminated: false };
 }
 
 /**

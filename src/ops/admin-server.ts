@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { PgkeyError } from '../errors/pgkey-error.ts';
+import { closeGracefully, listenOn } from '../runtime/http-server.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -44,37 +44,18 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       });
     },
   );
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (cause: NodeJS.ErrnoException) => {
-      reject(
-        new PgkeyError('ERR_CONFIG', {
-          message: `admin.address ${options.address}: cannot listen (${cause.code ?? 'error'})`,
-          reason: 'admin_listen',
-          cause,
-        }),
-      );
+  const address = await listenOn(server, host, port).catch((cause: NodeJS.ErrnoException) => {
+    throw new PgkeyError('ERR_CONFIG', {
+      message: `admin.address ${options.address}: cannot listen (${cause.code ?? 'error'})`,
+      reason: 'admin_listen',
+      cause,
     });
-    server.listen({ host, port }, () => resolve());
   });
-  const bound = server.address() as AddressInfo;
   let closing: Promise<void> | undefined;
   return {
-    address:
-      bound.family === 'IPv6'
-        ? `[${bound.address}]:${bound.port}`
-        : `${bound.address}:${bound.port}`,
+    address,
     close() {
-      closing ??= new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
-        timer.unref();
-        server.close((error) => {
-          clearTimeout(timer);
-          if (error) reject(error);
-          else resolve();
-        });
-        // Keep-alive connections would otherwise hold close() open until they time out.
-        server.closeIdleConnections();
-      });
+      closing ??= closeGracefully(server, CLOSE_GRACE_MS);
       return closing;
     },
   };

@@ -10,13 +10,13 @@
  */
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Config } from '../config/schema.ts';
 import { PgkeyError } from '../errors/pgkey-error.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { Logger } from '../runtime/logger.ts';
+import { closeGracefully, listenOn } from '../runtime/http-server.ts';
 import type { Random } from '../runtime/random.ts';
 import type { Directory } from '../store/directory.ts';
 import type { StsContext } from './context.ts';
@@ -87,15 +87,7 @@ export async function startTokenService(options: TokenServiceOptions): Promise<T
 
   const at = settings.address.lastIndexOf(':');
   const host = settings.address.slice(0, at).replace(/^\[(.*)\]$/, '$1');
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(Number(settings.address.slice(at + 1)), host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const bound = server.address() as AddressInfo;
-  const address = `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+  const address = await listenOn(server, host, Number(settings.address.slice(at + 1)));
   if (!settings.https) logger.warn({ issuer: settings.issuer }, 'token service over plain http');
   logger.info({ issuer: settings.issuer, address }, 'pgkey token service ready');
 
@@ -115,16 +107,7 @@ export async function startTokenService(options: TokenServiceOptions): Promise<T
       config = next;
       settings = { ...nextSettings, issuer: settings.issuer, mountPath: settings.mountPath };
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
-        force.unref();
-        server.close(() => {
-          clearTimeout(force);
-          resolve();
-        });
-        server.closeIdleConnections();
-      }),
+    close: () => closeGracefully(server, CLOSE_GRACE_MS).catch(() => undefined),
   };
 }
 

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { calculateJwkThumbprint } from 'jose';
 import { loadVerifyKeys, type VerifyKey } from '../../src/audit/checkpoint.ts';
 import { openAuditLog } from '../../src/audit/open-audit.ts';
+import { MAX_LINE_BYTES } from '../../src/audit/reading/trail-lines.ts';
 import { hashLine } from '../../src/audit/record.ts';
 import { trailFiles } from '../../src/audit/rotated-files.ts';
 import { verifyFiles } from '../../src/audit/verify-trail.ts';
@@ -191,6 +192,18 @@ describe('audit verify', () => {
     assert.equal(problem.kind, 'link');
     assert.equal(problem.at.source, basename(files[0] ?? ''));
     assert.match(problem.message, new RegExp(`at ${basename(files[0] ?? '')}:${at + 1}:`));
+  });
+
+  it('reports a line longer than any record as invalid, without holding it', async () => {
+    const files = await copy();
+    const text = await lines(files[0] ?? '');
+    const at = lineOf(text, 'session.start', 5);
+    text[at] = `{"pad":"${'x'.repeat(MAX_LINE_BYTES)}"}`;
+    await writeLines(files[0] ?? '', text);
+    const problem = firstProblem(await verifyFiles(files, keys));
+    assert.equal(problem.kind, 'invalid');
+    assert.equal(problem.at.line, at + 1);
+    assert.match(problem.message, /longer than/);
   });
 
   it('catches an edited record even when every later hash of its chain is recomputed', async () => {

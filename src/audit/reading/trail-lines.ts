@@ -36,22 +36,46 @@ export async function* fileLines(files: readonly string[]): AsyncGenerator<Trail
 
 async function* linesOf(file: string): AsyncGenerator<TrailLine> {
   const source = basename(file);
+  for await (const { line, bytes, unterminated, oversized } of fileLineBytes(file)) {
+    if (oversized)
+      yield { source, line, text: '', oversized, ...(unterminated && { unterminated }) };
+    else
+      yield { source, line, text: bytes.toString('utf8'), ...(unterminated && { unterminated }) };
+  }
+}
+
+/** One line of a file as bytes, without its newline: `pgkey audit verify` hashes these. */
+export interface LineBytes {
+  readonly line: number;
+  /** Empty when `oversized`. */
+  readonly bytes: Buffer;
+  /** The file ended inside this line. */
+  readonly unterminated?: true;
+  /** Longer than `MAX_LINE_BYTES`: skipped unread, never held in memory. */
+  readonly oversized?: true;
+}
+
+/**
+ * Splits a file into lines on bytes, streamed: memory holds one read chunk and at most
+ * `MAX_LINE_BYTES` of one line, whatever the file contains.
+ */
+export async function* fileLineBytes(file: string): AsyncGenerator<LineBytes> {
   const stream = createReadStream(file, { highWaterMark: 256 * 1024 });
   let parts: Buffer[] = [];
   let held = 0;
   let oversized = false;
   let line = 0;
+  const empty = Buffer.alloc(0);
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       let from = 0;
       for (let at = chunk.indexOf(NEWLINE); at >= 0; at = chunk.indexOf(NEWLINE, from)) {
         line++;
         if (oversized || held + at - from > MAX_LINE_BYTES) {
-          yield { source, line, text: '', oversized: true };
+          yield { line, bytes: empty, oversized: true };
         } else {
           const last = chunk.subarray(from, at);
-          const text = (held === 0 ? last : Buffer.concat([...parts, last])).toString('utf8');
-          yield { source, line, text };
+          yield { line, bytes: held === 0 ? last : Buffer.concat([...parts, last]) };
         }
         parts = [];
         held = 0;
@@ -77,15 +101,8 @@ async function* linesOf(file: string): AsyncGenerator<TrailLine> {
   } finally {
     stream.destroy();
   }
-  if (oversized) yield { source, line: line + 1, text: '', unterminated: true, oversized: true };
-  else if (held > 0) {
-    yield {
-      source,
-      line: line + 1,
-      text: Buffer.concat(parts).toString('utf8'),
-      unterminated: true,
-    };
-  }
+  if (oversized) yield { line: line + 1, bytes: empty, unterminated: true, oversized: true };
+  else if (held > 0) yield { line: line + 1, bytes: Buffer.concat(parts), unterminated: true };
 }
 
 /**

@@ -16,7 +16,7 @@
 import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { closeGracefully, listenOn } from '../../runtime/http-server.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import type { AccountRouter } from '../pages/account-routes.ts';
 import type { HandlerResult, InteractionHandlers } from '../provider/interactions.ts';
@@ -178,27 +178,10 @@ export async function startIdpServer(options: IdpServerOptions): Promise<IdpServ
   server.keepAliveTimeout = 5_000;
 
   const { host, port } = splitAddress(options.address);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const bound = server.address() as AddressInfo;
-  const boundHost = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+  const address = await listenOn(server, host, port);
 
   return {
-    address: `${boundHost}:${bound.port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
-        force.unref();
-        server.close(() => {
-          clearTimeout(force);
-          resolve();
-        });
-        server.closeIdleConnections();
-      }),
+    address,
+    close: () => closeGracefully(server, CLOSE_GRACE_MS).catch(() => undefined),
   };
 }
