@@ -141,6 +141,46 @@ describe('FileSink', () => {
     assert.equal(counts.datasyncs, 1);
   });
 
+  it('appends the real file synchronously, off the thread pool', async () => {
+    const handle = await openAuditFile(join(dir, 'sync-write.jsonl'));
+    const line = Buffer.from(`${record(1).line}\n`);
+    const result = handle.write(line, 0, line.length);
+    assert.ok(!(result instanceof Promise), 'a page-cache append needs no thread-pool round trip');
+    assert.deepEqual(result, { bytesWritten: line.length });
+    await handle.close();
+  });
+
+  it('writes the records of one tick in one write(); a durable one is acknowledged after all before it', async () => {
+    const file = join(dir, 'one-tick.jsonl');
+    const { counts, openFile } = instrumented();
+    const sink = await FileSink.open({ file, openFile });
+    const tick = new AuditChain('chain-one-tick1');
+    const appended = Array.from({ length: 100 }, (_, i) => tick.append(event(i + 1)));
+    const acknowledged: number[] = [];
+    const writes = appended.map((r) =>
+      sink
+        .write(r, { durable: r.seq === 100 })
+        .then(() => acknowledged.push(r.seq) && counts.datasyncs),
+    );
+    const syncsAtAck = await Promise.all(writes);
+    assert.equal(counts.writes, 1, `${counts.writes} write() calls for one tick`);
+    assert.equal(counts.datasyncs, 1);
+    // The durable record (last) is acknowledged last, and only after its fdatasync.
+    assert.equal(acknowledged.at(-1), 100);
+    assert.equal(syncsAtAck.at(-1), 1);
+    const text = (await readFile(file, 'utf8')).trimEnd().split('\n');
+    assert.equal(text.length, 100);
+    let prev = GENESIS;
+    for (const [i, line] of text.entries()) {
+      const body = JSON.parse(line) as { seq: number; prev: string };
+      assert.equal(body.seq, i + 1);
+      assert.equal(body.prev, prev); // the chain verifies, in order
+      prev = hashLine(line);
+    }
+    assert.equal(prev, tick.head);
+    await sink.close();
+  });
+
   it('group-commits 200 concurrent durable writes with far fewer fsyncs', async () => {
     const file = join(dir, 'group.jsonl');
     const { counts, openFile } = instrumented();
