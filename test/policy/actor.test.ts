@@ -4,6 +4,7 @@ import type { PolicyRuleConfig } from '../../src/config/schema.ts';
 import type { Identity } from '../../src/identity/identity.ts';
 import { decide } from '../../src/policy/decide.ts';
 import { explainDecision } from '../../src/policy/explain.ts';
+import { personIdentity } from '../support/identities.ts';
 
 /**
  * Delegated identities (an agent acting for a person, RFC 8693 `act`): `match.actor` names
@@ -14,29 +15,7 @@ const NOW = Date.parse('2025-06-01T12:00:00Z');
 const MIN = 60_000;
 
 function person(overrides: Partial<Identity> = {}): Identity {
-  return {
-    issuerName: 'corp',
-    issuer: 'https://idp.example.com',
-    subject: '00u1ann',
-    kind: 'human',
-    email: 'ann@example.com',
-    groups: ['analytics'],
-    authTime: NOW - 5 * MIN,
-    acr: 'phr',
-    amr: ['pop'],
-    fido2: true,
-    credentialId: undefined,
-    aaguid: undefined,
-    deviceBound: undefined,
-    attested: undefined,
-    userVerified: undefined,
-    actor: undefined,
-    tokenId: undefined,
-    issuedAt: undefined,
-    expiresAt: NOW + 10 * MIN,
-    claims: {},
-    ...overrides,
-  };
+  return personIdentity(NOW, overrides);
 }
 
 const agent = (actor: string) => person({ kind: 'delegated', actor });

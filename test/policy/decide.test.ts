@@ -8,34 +8,13 @@ import {
   type AccessRequest,
   type Decision,
 } from '../../src/policy/decide.ts';
+import { personIdentity } from '../support/identities.ts';
 
 const NOW = Date.parse('2025-06-01T12:00:00Z');
 const MIN = 60_000;
 
 function person(overrides: Partial<Identity> = {}): Identity {
-  return {
-    issuerName: 'corp',
-    issuer: 'https://idp.example.com',
-    subject: '00u1ann',
-    kind: 'human',
-    email: 'ann@example.com',
-    groups: ['analytics'],
-    authTime: NOW - 5 * MIN,
-    acr: 'phr',
-    amr: ['pop'],
-    fido2: true,
-    credentialId: undefined,
-    aaguid: undefined,
-    deviceBound: undefined,
-    attested: undefined,
-    userVerified: undefined,
-    actor: undefined,
-    tokenId: undefined,
-    issuedAt: undefined,
-    expiresAt: NOW + 10 * MIN,
-    claims: {},
-    ...overrides,
-  };
+  return personIdentity(NOW, overrides);
 }
 
 function workload(claims: Record<string, unknown>): Identity {

@@ -4,32 +4,15 @@ import type { PolicyRuleConfig } from '../../src/config/schema.ts';
 import type { Identity } from '../../src/identity/identity.ts';
 import { decide } from '../../src/policy/decide.ts';
 import { explainDecision } from '../../src/policy/explain.ts';
+import { personIdentity } from '../support/identities.ts';
 
 const NOW = Date.parse('2025-06-01T12:00:00Z');
 const MIN = 60_000;
 
-const ann: Identity = {
-  issuerName: 'corp',
-  issuer: 'https://idp.example.com',
-  subject: '00u1ann',
-  kind: 'human',
-  email: 'ann@example.com',
-  groups: ['analytics'],
+const ann: Identity = personIdentity(NOW, {
   authTime: NOW - 133 * MIN,
-  acr: 'phr',
-  amr: ['pop'],
-  fido2: true,
-  credentialId: undefined,
-  aaguid: undefined,
-  deviceBound: undefined,
-  attested: undefined,
-  userVerified: undefined,
-  actor: undefined,
-  tokenId: undefined,
-  issuedAt: undefined,
-  expiresAt: NOW + 10 * MIN,
   claims: { dept: 'bi' },
-};
+});
 
 const RULES: PolicyRuleConfig[] = [
   {

@@ -4,6 +4,7 @@ import type { PolicyRuleConfig, ProvisioningConfig } from '../../src/config/sche
 import type { Identity } from '../../src/identity/identity.ts';
 import { isPgkeyError } from '../../src/errors/pgkey-error.ts';
 import { planProvisioning } from '../../src/provision/plan.ts';
+import { personIdentity } from '../support/identities.ts';
 
 const NOW = Date.parse('2025-06-01T12:00:00Z');
 const MIN = 60_000;
@@ -16,29 +17,11 @@ const SETTINGS: ProvisioningConfig = {
 };
 
 function person(overrides: Partial<Identity> = {}): Identity {
-  return {
-    issuerName: 'corp',
-    issuer: 'https://idp.example.com',
-    subject: '00u1ann',
-    kind: 'human',
-    email: 'ann@example.com',
-    groups: ['analytics'],
+  return personIdentity(NOW, {
     authTime: NOW - 30 * MIN,
-    acr: 'phr',
-    amr: ['pop'],
-    fido2: true,
-    credentialId: undefined,
-    aaguid: undefined,
-    deviceBound: undefined,
-    attested: undefined,
-    userVerified: undefined,
-    actor: undefined,
-    tokenId: undefined,
-    issuedAt: undefined,
-    expiresAt: NOW + 10 * MIN,
     claims: { email: 'ann@example.com', sub: '00u1ann' },
     ...overrides,
-  };
+  });
 }
 
 function rule(name: string, fields: Partial<PolicyRuleConfig>): PolicyRuleConfig {
