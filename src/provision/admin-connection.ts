@@ -10,6 +10,11 @@ import pg from 'pg';
 import { PgkeyError, isPgkeyError } from '../errors/pgkey-error.ts';
 import type { UpstreamCredential, UpstreamTarget } from '../upstream/connector.ts';
 
+/** The longest one provisioning statement may run, server side. */
+const STATEMENT_TIMEOUT_MS = 60_000;
+/** How much longer the client waits before it gives the connection up as dead. */
+const CLIENT_SLACK_MS = 5_000;
+
 export type Row = Record<string, unknown>;
 export type Sql = (text: string, values?: readonly unknown[]) => Promise<Row[]>;
 
@@ -122,6 +127,12 @@ export class AdminConnection {
       application_name: 'pgkey provisioning',
       connectionTimeoutMillis: timeoutMs,
       lock_timeout: timeoutMs,
+      // A statement (REASSIGN OWNED in a large database) may take longer than a connect, but
+      // never forever; the client-side limit also ends a wait on a silently dead network path,
+      // where the server-side one cannot, and keepalives notice such a path while idle.
+      statement_timeout: Math.max(timeoutMs, STATEMENT_TIMEOUT_MS),
+      query_timeout: Math.max(timeoutMs, STATEMENT_TIMEOUT_MS) + CLIENT_SLACK_MS,
+      keepAlive: true,
     };
   }
 
