@@ -8,13 +8,10 @@
  * browser with a session must not be able to plant a key of their own. A stale session gets
  * 401 `fresh_login_required` with the re-login URL, which the page's script follows.
  */
-import { isPgkeyError } from '../../errors/pgkey-error.ts';
-import { refusalOf } from '../webauthn/refusal.ts';
 import { isFresh, pathsOf, reLoginUrl, type AccountContext } from './account-context.ts';
 import type { ActiveSession } from './account-sessions.ts';
+import { finishRegistration, registrationRequest } from './registration-request.ts';
 import { jsonError, jsonReply, type PageReply } from './reply.ts';
-
-type RegistrationJSON = Parameters<AccountContext['ceremonies']['finishRegistration']>[1];
 
 const FLOW = 'add-key';
 
@@ -45,24 +42,11 @@ export async function addKeyVerify(
   body: unknown,
 ): Promise<PageReply> {
   if (!isFresh(ctx, active)) return staleReply(ctx);
-  const { challengeId, response, name } = (body ?? {}) as Record<string, unknown>;
-  if (typeof challengeId !== 'string' || typeof response !== 'object' || response === null) {
-    return jsonError(400, 'invalid_request', 'Expected { challengeId, response }.');
-  }
-  let registered;
-  try {
-    registered = await ctx.ceremonies.finishRegistration(
-      challengeId,
-      response as RegistrationJSON,
-      typeof name === 'string' ? { name } : {},
-    );
-  } catch (error) {
-    if (!isPgkeyError(error) || error.httpStatus >= 500) throw error;
-    ctx.logger.info({ reason: refusalOf(error) ?? error.reason }, 'add key refused');
-    const message = error.hint === undefined ? error.message : `${error.message}. ${error.hint}`;
-    return jsonError(error.httpStatus, error.reason, message);
-  }
-  const { credential, data } = registered;
+  const parsed = registrationRequest(body);
+  if ('refused' in parsed) return parsed.refused;
+  const outcome = await finishRegistration(ctx, parsed.request, 'add key');
+  if ('refused' in outcome) return outcome.refused;
+  const { credential, data } = outcome.registered;
   // The challenge must be this session's own add-key ceremony, not an invite's.
   if (
     data.flow !== FLOW ||

@@ -11,18 +11,15 @@
  * malformed, or whose person is disabled gets one and the same answer, so a link reveals
  * nothing about who exists.
  */
-import { isPgkeyError } from '../../errors/pgkey-error.ts';
 import type { Invite, User } from '../../store/directory.ts';
 import { inviteTokenHash } from '../../store/invite-secret.ts';
 import { html } from '../provider/pages.ts';
 import { assuranceOf } from '../webauthn/assurance.ts';
-import { refusalOf } from '../webauthn/refusal.ts';
 import { pathsOf, startSession, type AccountContext } from './account-context.ts';
 import { INVITE_SECRET, inviteUser } from './invites.ts';
 import { accountPage, ACCOUNT_SCRIPTS, textInput } from './layout.ts';
+import { finishRegistration, registrationRequest } from './registration-request.ts';
 import { htmlReply, jsonError, jsonReply, withCookies, type PageReply } from './reply.ts';
-
-type RegistrationJSON = Parameters<AccountContext['ceremonies']['finishRegistration']>[1];
 
 const FLOW = 'enroll';
 export const INVITE_INVALID =
@@ -99,26 +96,13 @@ export async function enrollVerify(
   previousId: string | undefined,
   body: unknown,
 ): Promise<PageReply> {
-  const { challengeId, response, name } = (body ?? {}) as Record<string, unknown>;
-  if (typeof challengeId !== 'string' || typeof response !== 'object' || response === null) {
-    return jsonError(400, 'invalid_request', 'Expected { challengeId, response }.');
-  }
+  const parsed = registrationRequest(body);
+  if ('refused' in parsed) return parsed.refused;
   const found = await usableInvite(ctx, secret);
   if (found === undefined) return invalidJson();
-  let registered;
-  try {
-    registered = await ctx.ceremonies.finishRegistration(
-      challengeId,
-      response as RegistrationJSON,
-      typeof name === 'string' ? { name } : {},
-    );
-  } catch (error) {
-    if (!isPgkeyError(error) || error.httpStatus >= 500) throw error;
-    ctx.logger.info({ reason: refusalOf(error) ?? error.reason }, 'enrollment refused');
-    const message = error.hint === undefined ? error.message : `${error.message}. ${error.hint}`;
-    return jsonError(error.httpStatus, error.reason, message);
-  }
-  const { credential, data } = registered;
+  const outcome = await finishRegistration(ctx, parsed.request, 'enrollment');
+  if ('refused' in outcome) return outcome.refused;
+  const { credential, data } = outcome.registered;
   const now = ctx.clock.now();
   const revoke = (reason: string) => ctx.directory.credentials.revoke(credential.id, reason, now);
   if (data.flow !== FLOW || data.invite !== found.invite.id) {
