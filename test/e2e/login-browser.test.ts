@@ -12,11 +12,9 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { loadProfile, saveProfile } from '../../src/client/profiles.ts';
 import { readTokenCache, tokenCacheFile } from '../../src/client/token-cache.ts';
-import { createInvite } from '../../src/idp/pages/invites.ts';
-import { cryptoRandom } from '../../src/runtime/random.ts';
 import { ClientHome, LOGIN_URL } from '../client/client-fixture.ts';
 import {
-  addVirtualAuthenticator,
+  enrollWithVirtualKey,
   launchChromium,
   NO_CHROMIUM,
   type Chromium,
@@ -54,28 +52,11 @@ describe(
       });
       home = await ClientHome.create();
       chrome = await launchChromium();
-      const { page, context } = chrome;
-      await addVirtualAuthenticator(await context.newCDPSession(page), {
-        backupEligible: false,
-        backupState: false,
-      });
-      const idp = h.idp!;
-      const { link } = await createInvite(idp.directory, {
+      await enrollWithVirtualKey(chrome, h.idp!, {
         email,
-        createdBy: 'login-browser-test',
-        ttlMs: 600_000,
-        now: Date.now(),
-        random: cryptoRandom,
-        issuer: idp.issuer,
+        groups: ['analytics'],
+        by: 'login-browser-test',
       });
-      const user = await idp.directory.users.findByEmail(email);
-      await idp.directory.users.addGroup(user!.id, 'analytics');
-      await page.goto(link);
-      await page.waitForFunction(`!document.querySelector('[data-ceremony] button').disabled`);
-      await Promise.all([
-        page.waitForURL(/\/me\?notice=enrolled$/),
-        page.getByRole('button', { name: 'Register your key' }).click(),
-      ]);
     });
     after(async () => {
       await chrome?.close();

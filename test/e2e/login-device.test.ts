@@ -7,11 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { loadProfile } from '../../src/client/profiles.ts';
 import { readTokenCache } from '../../src/client/token-cache.ts';
-import { createInvite } from '../../src/idp/pages/invites.ts';
-import { cryptoRandom } from '../../src/runtime/random.ts';
 import { ClientHome, DEVICE_PROMPT } from '../client/client-fixture.ts';
 import {
-  addVirtualAuthenticator,
+  enrollWithVirtualKey,
   launchChromium,
   NO_CHROMIUM,
   type Chromium,
@@ -28,28 +26,11 @@ describe('pgkey login --device in Chromium', { skip: NO_CHROMIUM, timeout: 300_0
     h = await startGatewayHarness({ idp: { cli_device_flow: true } });
     home = await ClientHome.create();
     chrome = await launchChromium();
-    const { page, context } = chrome;
-    await addVirtualAuthenticator(await context.newCDPSession(page), {
-      backupEligible: false,
-      backupState: false,
-    });
-    const idp = h.idp!;
-    const { link } = await createInvite(idp.directory, {
+    await enrollWithVirtualKey(chrome, h.idp!, {
       email,
-      createdBy: 'login-device-test',
-      ttlMs: 600_000,
-      now: Date.now(),
-      random: cryptoRandom,
-      issuer: idp.issuer,
+      groups: ['analytics'],
+      by: 'login-device-test',
     });
-    const user = await idp.directory.users.findByEmail(email);
-    await idp.directory.users.addGroup(user!.id, 'analytics');
-    await page.goto(link);
-    await page.waitForFunction(`!document.querySelector('[data-ceremony] button').disabled`);
-    await Promise.all([
-      page.waitForURL(/\/me\?notice=enrolled$/),
-      page.getByRole('button', { name: 'Register your key' }).click(),
-    ]);
   });
   after(async () => {
     await chrome?.close();

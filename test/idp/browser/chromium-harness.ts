@@ -19,11 +19,13 @@ import {
   startIdentityProvider,
   type IdentityProvider,
 } from '../../../src/idp/provider/identity-provider.ts';
+import { createInvite } from '../../../src/idp/pages/invites.ts';
 import { idpSettings } from '../../../src/idp/provider/settings.ts';
 import { WebAuthnCeremonies } from '../../../src/idp/webauthn/ceremonies.ts';
 import { DEFAULT_CHALLENGE_TTL_MS } from '../../../src/idp/webauthn/settings.ts';
 import { systemClock } from '../../../src/runtime/clock.ts';
 import { silentLogger } from '../../../src/runtime/logger.ts';
+import { cryptoRandom } from '../../../src/runtime/random.ts';
 import type { Directory } from '../../../src/store/directory.ts';
 import { openSqliteDirectory } from '../../../src/store/sqlite-directory.ts';
 import { idpConfig } from '../provider/harness.ts';
@@ -223,4 +225,37 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   const path = join(OUTPUT_DIR, name);
   await page.screenshot({ path, fullPage: true });
   return path;
+}
+
+/**
+ * A person enrolled through the real invite page: a device-bound virtual key (BE=0) is added
+ * to `chrome`, an invite for `email` is created, the person gets `groups`, and the page's
+ * "Register your key" ceremony runs until "My keys" says enrolled. The browser stays signed in.
+ */
+export async function enrollWithVirtualKey(
+  chrome: Chromium,
+  idp: { readonly directory: Directory; readonly issuer: string },
+  options: { readonly email: string; readonly groups: readonly string[]; readonly by: string },
+): Promise<void> {
+  const { page, context } = chrome;
+  await addVirtualAuthenticator(await context.newCDPSession(page), {
+    backupEligible: false,
+    backupState: false,
+  });
+  const { link } = await createInvite(idp.directory, {
+    email: options.email,
+    createdBy: options.by,
+    ttlMs: 600_000,
+    now: Date.now(),
+    random: cryptoRandom,
+    issuer: idp.issuer,
+  });
+  const user = await idp.directory.users.findByEmail(options.email);
+  for (const group of options.groups) await idp.directory.users.addGroup(user!.id, group);
+  await page.goto(link);
+  await page.waitForFunction(`!document.querySelector('[data-ceremony] button').disabled`);
+  await Promise.all([
+    page.waitForURL(/\/me\?notice=enrolled$/),
+    page.getByRole('button', { name: 'Register your key' }).click(),
+  ]);
 }
